@@ -1,0 +1,66 @@
+"""The namespaces the platform owns, their Pod Security level, and why.
+
+This is the one place that lists Pod Security and admission-policy exemptions:
+a namespace weaker than `restricted` must say which workload needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RESTRICTED = "restricted"
+BASELINE = "baseline"
+PRIVILEGED = "privileged"
+
+
+@dataclass(frozen=True)
+class PlatformNamespace:
+    name: str
+    purpose: str
+    pod_security: str = RESTRICTED
+    reason: str = ""
+    """Why this namespace needs less than `restricted` (required when it does)."""
+
+    def __post_init__(self) -> None:
+        if self.pod_security != RESTRICTED and not self.reason:
+            raise ValueError(f"namespace {self.name}: a weaker Pod Security level needs a reason")
+
+    @property
+    def policy_exempt(self) -> bool:
+        """Admission policies for privileged pods and hostPath skip this namespace."""
+        return self.pod_security == PRIVILEGED
+
+
+CERT_MANAGER = "cert-manager"
+KYVERNO = "kyverno"
+TRIVY = "trivy-system"
+VELERO = "velero"
+STORAGE = "storage"
+MONITORING = "monitoring"
+NODE_EXPORTER = "node-exporter"
+LOGGING = "logging"
+GATEWAY = "gateway"
+
+PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
+    PlatformNamespace(CERT_MANAGER, "cert-manager controller, webhook and CA injector"),
+    PlatformNamespace(KYVERNO, "Kyverno admission, background, cleanup and reports controllers"),
+    PlatformNamespace(
+        TRIVY,
+        "trivy-operator and its scan jobs",
+        PRIVILEGED,
+        "the node-collector job reads kubelet and etcd files through hostPath",
+    ),
+    PlatformNamespace(VELERO, "Velero backups and the embedded dev object store"),
+    PlatformNamespace(STORAGE, "CSI snapshot controller"),
+    PlatformNamespace(MONITORING, "Prometheus, Alertmanager, Grafana, kube-state-metrics"),
+    PlatformNamespace(
+        NODE_EXPORTER,
+        "prometheus-node-exporter only",
+        PRIVILEGED,
+        "node-exporter needs hostNetwork, hostPID and read-only hostPath mounts of / and /proc",
+    ),
+    PlatformNamespace(LOGGING, "Loki and the Alloy log shipper"),
+    PlatformNamespace(GATEWAY, "Gateway API controller and data plane"),
+)
+
+BY_NAME = {ns.name: ns for ns in PLATFORM_NAMESPACES}

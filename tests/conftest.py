@@ -1,0 +1,22 @@
+"""Shared fixtures: each stack is evaluated once per test session under mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.offline import Evaluation, evaluate
+
+
+@pytest.fixture(scope="session")
+def dev() -> Evaluation:
+    return evaluate("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Evaluation:
+    return evaluate("prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest, dev: Evaluation, prod: Evaluation) -> Evaluation:
+    return dev if request.param == "dev" else prod

@@ -1,0 +1,373 @@
+"""Evaluate the whole Pulumi program for a stack offline, under Pulumi mocks.
+
+No CLI, no cluster, no cloud: the program runs exactly as `pulumi preview` would run
+it, against a fake engine that records every registered resource (type, name, inputs,
+parent, provider, options, which inputs are secret) and the stack outputs.
+Used by the tests and by `tools/render.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import os
+import runpy
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import struct_pb2
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import ROOT as ROOT_RESOURCE
+from pulumi.runtime.settings import SETTINGS, get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "k8s-platform"
+FIXTURE_KUBECONFIG = ROOT / "tests" / "fixtures" / "kubeconfig.yaml"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+DELETE = object()
+"""Use as an override value to remove a key from the stack file."""
+
+# Workload kubeconfig that a CAPI management cluster would hold in <cluster>-kubeconfig.
+FAKE_WORKLOAD_KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: workload
+clusters: [{name: workload, cluster: {server: 'https://api.workload.example:6443'}}]
+contexts: [{name: workload, context: {cluster: workload, user: admin}}]
+users: [{name: admin, user: {token: fake}}]
+"""
+
+
+@dataclass
+class Resource:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    remote: bool
+    inputs: dict[str, Any]
+    provider: str
+    dependencies: list[str]
+    protect: bool
+    retain_on_delete: bool
+    deleted_with: str
+    delete_timeout: str
+    ignore_changes: list[str]
+    secret_paths: list[str]
+    read: bool = False
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.inputs.get("metadata") or {}
+
+    @property
+    def k8s_name(self) -> str | None:
+        return self.metadata.get("name")
+
+    @property
+    def namespace(self) -> str | None:
+        return self.metadata.get("namespace")
+
+    @property
+    def kind(self) -> str:
+        return self.type.rsplit(":", 1)[-1]
+
+    @property
+    def provider_urn(self) -> str:
+        """Provider references are '<urn>::<id>'."""
+        return self.provider.rsplit("::", 1)[0]
+
+
+@dataclass
+class Evaluation:
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    raw_config: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Resource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_)]
+            raise AssertionError(f"expected one {type_} named {name!r}, found {names}")
+        return found[0]
+
+    def named(self, name: str) -> Resource:
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one resource named {name!r}, found {len(found)}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource | None:
+        return next((r for r in self.resources if r.urn == urn), None)
+
+    def ancestors(self, r: Resource) -> Iterator[Resource]:
+        parent = self.by_urn(r.parent)
+        while parent is not None:
+            yield parent
+            parent = self.by_urn(parent.parent)
+
+    def component_of(self, r: Resource) -> Resource | None:
+        """The nearest k8splatform component above `r`."""
+        return next((a for a in self.ancestors(r) if a.type.startswith("k8splatform:")), None)
+
+    def charts(self) -> list[Resource]:
+        return self.of_type("kubernetes:helm.sh/v4:Chart") + self.of_type(
+            "kubernetes:helm.sh/v3:Release"
+        )
+
+    def chart(self, name: str) -> Resource:
+        found = [c for c in self.charts() if c.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"no chart {name!r}; charts: {[c.name for c in self.charts()]}")
+        return found[0]
+
+    def k8s_objects(self) -> list[Resource]:
+        """Kubernetes objects the program creates itself (not charts, not reads)."""
+        return [
+            r
+            for r in self.resources
+            if r.custom
+            and not r.read
+            and r.type.startswith("kubernetes:")
+            and not r.type.startswith("kubernetes:helm.sh/")
+            and not r.type.startswith("kubernetes:yaml/")
+            and not r.type.startswith("kubernetes:kustomize/")
+        ]
+
+
+def manifest(r: Resource, *, redact: bool = True) -> dict[str, Any]:
+    """The object as kubectl would see it: apiVersion, kind, metadata, then the rest."""
+    body = {k: v for k, v in r.inputs.items() if k not in ("apiVersion", "kind", "metadata")}
+    api_version = r.inputs.get("apiVersion") or _api_version_from_type(r.type)
+    doc: dict[str, Any] = {
+        "apiVersion": api_version,
+        "kind": r.inputs.get("kind") or r.kind,
+        "metadata": r.metadata,
+        **body,
+    }
+    if redact and doc["kind"] == "Secret":
+        for key in ("data", "stringData"):
+            if key in doc:
+                doc[key] = {k: "<redacted>" for k in doc[key]}
+    return doc
+
+
+def _api_version_from_type(type_: str) -> str:
+    group_version = type_.split(":")[1]
+    return group_version.removeprefix("core/")
+
+
+def _normalise(value: Any) -> Any:
+    """Mocks deliver numbers as floats; YAML and validators want integers back."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _secret_paths(value: struct_pb2.Value | struct_pb2.Struct, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(value, struct_pb2.Struct):
+        fields = value.fields
+        sig = fields.get(SIG_KEY)
+        if sig is not None and sig.string_value == SECRET_SIG:
+            return [path or "<root>"]
+        for key, item in fields.items():
+            found += _secret_paths(item, f"{path}.{key}" if path else key)
+        return found
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _secret_paths(value.struct_value, path)
+    if kind == "list_value":
+        for i, item in enumerate(value.list_value.values):
+            found += _secret_paths(item, f"{path}[{i}]")
+    return found
+
+
+class PlatformMocks(pulumi_mocks.Mocks):
+    """Just enough provider behaviour for the program to run end to end."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = copy.deepcopy(args.inputs)
+        seed = hashlib.sha256(f"{args.typ}/{args.name}".encode()).digest()
+        if args.typ in (
+            "random:index/randomPassword:RandomPassword",
+            "random:index/randomString:RandomString",
+        ):
+            length = int(args.inputs.get("length", 16))
+            state["result"] = (seed.hex() * 4)[:length]
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            raw = (seed * 4)[: int(args.inputs.get("length", 32))]
+            state["base64"] = base64.b64encode(raw).decode()
+            state["hex"] = raw.hex()
+        elif args.typ == "kubernetes:core/v1:Secret" and str(args.resource_id).endswith(
+            "-kubeconfig"
+        ):
+            encoded = base64.b64encode(FAKE_WORKLOAD_KUBECONFIG.encode()).decode()
+            state = {
+                "metadata": {"name": str(args.resource_id).split("/")[-1]},
+                "data": {"value": encoded},
+            }
+        return f"{args.name}-id", state
+
+    def call(
+        self, args: pulumi_mocks.MockCallArgs
+    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+
+    def _record(self, request: Any, urn: str, *, read: bool = False) -> None:
+        obj = request.properties if read else request.object
+        inputs = _normalise(rpc.deserialize_properties(obj))
+        timeouts = getattr(request, "customTimeouts", None)
+        self.recorded.append(
+            Resource(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                parent=request.parent,
+                custom=True if read else bool(request.custom),
+                remote=False if read else bool(request.remote),
+                inputs=inputs,
+                provider=request.provider,
+                dependencies=[] if read else list(request.dependencies),
+                protect=False if read else bool(request.protect),
+                retain_on_delete=False if read else bool(request.retainOnDelete),
+                deleted_with="" if read else request.deletedWith,
+                delete_timeout=timeouts.delete if timeouts is not None else "",
+                ignore_changes=[] if read else list(request.ignoreChanges),
+                secret_paths=_secret_paths(obj),
+                read=read,
+            )
+        )
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self._record(request, response.urn)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:
+        response = super().ReadResource(request)
+        self._record(request, response.urn, read=True)
+        return response
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """The project's config keys for `stack`: Pulumi.yaml defaults, then the stack file."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    raw: dict[str, Any] = {
+        key: spec["default"]
+        for key, spec in (project.get("config") or {}).items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    for key, value in (stack_file.get("config") or {}).items():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT:
+            raw[name] = value
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Set dotted paths, e.g. {"observability.metricsServer.replicas": 1}."""
+    out = copy.deepcopy(raw)
+    for path, value in overrides.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is DELETE:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = copy.deepcopy(value)
+    return out
+
+
+@contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def evaluate(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    raw: dict[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    mocks: pulumi_mocks.Mocks | None = None,
+    before_run: Callable[[], None] | None = None,
+) -> Evaluation:
+    """Run __main__.py for `stack` under mocks and return what it registered."""
+    config = apply_overrides(raw if raw is not None else stack_config(stack), overrides or {})
+    monitor = RecordingMonitor(mocks or PlatformMocks())
+    ROOT_RESOURCE.set(None)  # a fresh root Stack per evaluation, named after this stack
+    pulumi_mocks.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+    )
+    runtime_config.set_all_config(
+        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        [f"{PROJECT}:secrets"],
+    )
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    env = {"KUBECONFIG": str(FIXTURE_KUBECONFIG), **(env or {})}
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    with _environment(env):
+        if before_run:
+            before_run()
+        _sync_await(run_pulumi_func(_run_program))
+        outputs, secret = _resolve_outputs()
+    return Evaluation(stack, monitor.recorded, outputs, secret, config)
+
+
+def _run_program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"))
+
+
+def _resolve_outputs() -> tuple[dict[str, Any], set[str]]:
+    stack = get_root_resource()
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    for name, value in getattr(stack, "outputs", {}).items():
+        out = pulumi.Output.from_input(value)
+        values[name] = _normalise(_sync_await(out.future()))
+        if _sync_await(out.is_secret()):
+            secret.add(name)
+    return values, secret
