@@ -20,6 +20,8 @@ class PlatformNamespace:
     pod_security: str = RESTRICTED
     reason: str = ""
     """Why this namespace needs less than `restricted` (required when it does)."""
+    api_access: bool = True
+    """Its pods talk to the Kubernetes API (operators, controllers, log/metric discovery)."""
 
     def __post_init__(self) -> None:
         if self.pod_security != RESTRICTED and not self.reason:
@@ -44,12 +46,9 @@ GATEWAY = "gateway"
 PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
     PlatformNamespace(CERT_MANAGER, "cert-manager controller, webhook and CA injector"),
     PlatformNamespace(KYVERNO, "Kyverno admission, background, cleanup and reports controllers"),
-    PlatformNamespace(
-        TRIVY,
-        "trivy-operator and its scan jobs",
-        PRIVILEGED,
-        "the node-collector job reads kubelet and etcd files through hostPath",
-    ),
+    # restricted: SecurityBaseline turns off the node-collector scanners (infra assessment,
+    # cluster compliance), the only trivy pods that need hostPath.
+    PlatformNamespace(TRIVY, "trivy-operator and its image scan jobs"),
     PlatformNamespace(VELERO, "Velero backups and the embedded dev object store"),
     PlatformNamespace(STORAGE, "CSI snapshot controller"),
     PlatformNamespace(MONITORING, "Prometheus, Alertmanager, Grafana, kube-state-metrics"),
@@ -58,9 +57,19 @@ PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
         "prometheus-node-exporter only",
         PRIVILEGED,
         "node-exporter needs hostNetwork, hostPID and read-only hostPath mounts of / and /proc",
+        api_access=False,
     ),
     PlatformNamespace(LOGGING, "Loki and the Alloy log shipper"),
     PlatformNamespace(GATEWAY, "Gateway API controller and data plane"),
 )
 
 BY_NAME = {ns.name: ns for ns in PLATFORM_NAMESPACES}
+
+SYSTEM_NAMESPACES = ("kube-system",)
+"""Created by Kubernetes, not by us: CNI and CSI node plugins run privileged there.
+Kyverno's webhooks skip kube-system by default (`config.webhooks.namespaceSelector`)."""
+
+POLICY_EXEMPT_NAMESPACES: tuple[str, ...] = SYSTEM_NAMESPACES + tuple(
+    ns.name for ns in PLATFORM_NAMESPACES if ns.policy_exempt
+)
+"""The one list of namespaces where privileged pods and hostPath volumes are allowed."""

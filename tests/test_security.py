@@ -1,0 +1,372 @@
+"""SecurityBaseline: isolation of every namespace, RBAC, admission, TLS, scanning."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from components.namespaces import POLICY_EXEMPT_NAMESPACES
+from components.security import TENANT_LABEL, cluster_policies
+from components.settings import SettingsError, load
+from tools.offline import FIXTURE_KUBECONFIG, Evaluation, Resource, apply_overrides, stack_config
+
+CRDS = Path("/work/shared/reference/crds")
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PSA = "pod-security.kubernetes.io"
+
+
+def policies_in(ev: Evaluation, namespace: str) -> list[dict[str, Any]]:
+    return [r.inputs["spec"] for r in ev.of_type(NETPOL) if r.namespace == namespace]
+
+
+def security_objects(ev: Evaluation) -> list[Resource]:
+    return [
+        r
+        for r in ev.k8s_objects()
+        if (c := ev.component_of(r)) and c.type == "k8splatform:security:SecurityBaseline"
+    ]
+
+
+# ---- namespaces: every one, anywhere in the program -----------------------------------------
+
+
+def test_every_namespace_in_the_program_has_pinned_pod_security_labels(stack: Evaluation) -> None:
+    namespaces = stack.of_type(NAMESPACE)
+    assert len(namespaces) >= 10
+    for ns in namespaces:
+        labels = ns.metadata.get("labels", {})
+        for mode in ("enforce", "audit", "warn"):
+            assert labels.get(f"{PSA}/{mode}") in {"restricted", "baseline", "privileged"}, (
+                ns.k8s_name,
+                mode,
+            )
+            assert labels.get(f"{PSA}/{mode}-version", "").startswith("v1."), ns.k8s_name
+
+
+def test_every_namespace_in_the_program_starts_default_deny_with_dns_allowed(
+    stack: Evaluation,
+) -> None:
+    for ns in stack.of_type(NAMESPACE):
+        specs = policies_in(stack, ns.k8s_name or "")
+        assert {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]} in specs, ns.k8s_name
+        dns = [
+            s
+            for s in specs
+            for rule in s.get("egress", [])
+            if {"protocol": "UDP", "port": 53} in rule.get("ports", [])
+            and any(
+                p.get("podSelector", {}).get("matchLabels") == {"k8s-app": "kube-dns"}
+                for p in rule.get("to", [])
+            )
+        ]
+        assert dns, f"{ns.k8s_name}: no DNS egress to kube-dns"
+
+
+def test_tenants_are_restricted_and_only_listed_platform_namespaces_are_weaker(
+    stack: Evaluation,
+) -> None:
+    for ns in stack.of_type(NAMESPACE):
+        labels = ns.metadata["labels"]
+        if TENANT_LABEL in labels:
+            assert labels[f"{PSA}/enforce"] == "restricted"
+        elif labels[f"{PSA}/enforce"] != "restricted":
+            assert ns.metadata["annotations"]["k8s-platform/pod-security-reason"]
+        if labels[f"{PSA}/enforce"] == "privileged":
+            assert ns.k8s_name in POLICY_EXEMPT_NAMESPACES
+
+
+def test_trivy_runs_in_a_restricted_namespace(dev: Evaluation) -> None:
+    trivy = next(n for n in dev.of_type(NAMESPACE) if n.k8s_name == "trivy-system")
+    assert trivy.metadata["labels"][f"{PSA}/enforce"] == "restricted"
+    operator = dev.chart("trivy-operator").inputs["values"]["operator"]
+    assert operator["infraAssessmentScannerEnabled"] is False  # node-collector needs hostPath
+
+
+def test_prometheus_may_scrape_every_namespace_but_its_own_needs_no_rule(
+    stack: Evaluation,
+) -> None:
+    for ns in stack.of_type(NAMESPACE):
+        if ns.k8s_name == "monitoring":
+            continue
+        peers = [
+            p
+            for s in policies_in(stack, ns.k8s_name or "")
+            for rule in s.get("ingress", [])
+            for p in rule.get("from", [])
+        ]
+        assert {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        } in peers, ns.k8s_name
+
+
+def test_operators_reach_the_api_server_only_through_the_configured_cidrs(
+    prod: Evaluation,
+) -> None:
+    egress = [r for r in prod.of_type(NETPOL) if r.k8s_name == "allow-api-server-egress"]
+    namespaces = {r.namespace for r in egress}
+    assert {"cert-manager", "kyverno", "trivy-system", "monitoring"} <= namespaces
+    assert "node-exporter" not in namespaces and "payments" not in namespaces
+    for r in egress:
+        rule = r.inputs["spec"]["egress"][0]
+        assert [p["ipBlock"]["cidr"] for p in rule["to"]] == [
+            "10.0.0.0/22",
+            "10.0.4.0/22",
+            "10.0.8.0/22",
+        ]
+        assert {p["port"] for p in rule["ports"]} == {443, 6443}
+
+
+def test_webhooks_accept_calls_from_the_api_server(stack: Evaluation) -> None:
+    webhook = {
+        r.namespace: r.inputs["spec"]["ingress"][0]
+        for r in stack.of_type(NETPOL)
+        if r.k8s_name == "allow-api-server-webhook"
+    }
+    assert webhook["cert-manager"]["ports"] == [{"protocol": "TCP", "port": 10250}]
+    assert webhook["kyverno"]["ports"] == [{"protocol": "TCP", "port": 9443}]
+    assert all("ipBlock" in p for rule in webhook.values() for p in rule["from"])
+
+
+# ---- tenants and RBAC ------------------------------------------------------------------------
+
+
+def test_each_tenant_gets_a_quota_and_a_limit_range(prod: Evaluation) -> None:
+    quotas = {r.namespace: r for r in prod.of_type("kubernetes:core/v1:ResourceQuota")}
+    limits = {r.namespace for r in prod.of_type("kubernetes:core/v1:LimitRange")}
+    assert set(quotas) == limits == {"payments", "storefront"}
+    assert quotas["payments"].inputs["spec"]["hard"]["requests.cpu"] == "16"  # stack file
+    assert quotas["storefront"].inputs["spec"]["hard"]["requests.cpu"] == "8"  # profile
+
+
+def test_no_role_this_project_defines_uses_wildcards(stack: Evaluation) -> None:
+    roles = stack.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role") + stack.of_type(
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+    )
+    assert roles
+    for role in roles:
+        for rule in role.inputs["rules"]:
+            for key in ("verbs", "resources", "apiGroups"):
+                assert "*" not in rule.get(key, []), (role.name, rule)
+
+
+def test_ci_deployer_cannot_read_secrets_or_grant_itself_more(stack: Evaluation) -> None:
+    for role in stack.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role"):
+        resources = {res for rule in role.inputs["rules"] for res in rule["resources"]}
+        assert not resources & {"secrets", "roles", "rolebindings", "networkpolicies"}
+        verbs = {v for rule in role.inputs["rules"] for v in rule["verbs"]}
+        assert not verbs & {"escalate", "bind", "impersonate"}
+
+
+def test_groups_bind_to_builtin_roles(prod: Evaluation) -> None:
+    bindings = {
+        (r.namespace, r.inputs["roleRef"]["name"]): [s["name"] for s in r.inputs["subjects"]]
+        for r in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    }
+    assert bindings[("payments", "edit")] == ["oidc:team-payments"]
+    assert bindings[("payments", "view")] == ["oidc:payments-support"]
+    cluster = {
+        r.inputs["roleRef"]["name"]: [s["name"] for s in r.inputs["subjects"]]
+        for r in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    }
+    assert cluster == {
+        "cluster-admin": ["oidc:platform-admins"],
+        "view": ["oidc:sre-oncall", "oidc:security-auditors"],
+    }
+
+
+# ---- admission ----------------------------------------------------------------------------
+
+
+def cluster_policy_objects(ev: Evaluation) -> dict[str, Resource]:
+    return {r.k8s_name or "": r for r in ev.of_type("kubernetes:kyverno.io/v1:ClusterPolicy")}
+
+
+def test_prod_kyverno_enforces_with_three_admission_replicas_and_pdbs(prod: Evaluation) -> None:
+    values = prod.chart("kyverno").inputs["values"]
+    adm = values["admissionController"]
+    assert adm["replicas"] >= 3 and adm["podDisruptionBudget"]["enabled"] is True
+    for ctl in ("backgroundController", "cleanupController", "reportsController"):
+        assert values[ctl]["replicas"] >= 2 and values[ctl]["podDisruptionBudget"]["enabled"]
+    assert prod.outputs["policyMode"] == "Enforce"
+    assert prod.chart("kyverno-policies").inputs["values"]["validationFailureAction"] == "Enforce"
+    actions = {
+        name: {rule["validate"]["failureAction"] for rule in r.inputs["spec"]["rules"]}
+        for name, r in cluster_policy_objects(prod).items()
+    }
+    assert actions.pop("require-ha-deployments") == {"Audit"}  # reported, never blocking
+    assert all(a == {"Enforce"} for a in actions.values()), actions
+
+
+def test_dev_kyverno_audits_with_one_replica(dev: Evaluation) -> None:
+    values = dev.chart("kyverno").inputs["values"]
+    assert values["admissionController"]["replicas"] == 1
+    assert dev.outputs["policyMode"] == "Audit"
+    assert "require-ha-deployments" not in cluster_policy_objects(dev)
+    for r in cluster_policy_objects(dev).values():
+        assert {rule["validate"]["failureAction"] for rule in r.inputs["spec"]["rules"]} == {
+            "Audit"
+        }
+
+
+def test_kyverno_hook_jobs_are_not_rendered(stack: Evaluation) -> None:
+    values = stack.chart("kyverno").inputs["values"]
+    assert values["crds"]["migration"]["enabled"] is False
+    assert values["webhooksCleanup"]["enabled"] is False
+    assert stack.chart("cert-manager").inputs["values"]["startupapicheck"]["enabled"] is False
+
+
+def test_privileged_and_host_path_exemptions_come_from_the_namespace_catalogue() -> None:
+    policy = next(
+        p for p in cluster_policies("Enforce", False)
+        if p["metadata"]["name"] == "disallow-privileged-and-host-path"
+    )  # fmt: skip
+    for rule in policy["spec"]["rules"]:
+        assert rule["exclude"]["any"][0]["resources"]["namespaces"] == list(
+            POLICY_EXEMPT_NAMESPACES
+        )
+    assert "node-exporter" in POLICY_EXEMPT_NAMESPACES and "kube-system" in POLICY_EXEMPT_NAMESPACES
+
+
+def test_charts_wait_for_their_namespace_and_policies_wait_for_kyverno(dev: Evaluation) -> None:
+    kyverno = dev.chart("kyverno")
+    for r in cluster_policy_objects(dev).values():
+        assert kyverno.urn in r.dependencies
+    issuer = next(
+        r for r in dev.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+        if r.k8s_name == "platform-ca"
+    )  # fmt: skip
+    assert dev.chart("cert-manager").urn in issuer.dependencies
+
+
+# ---- TLS and scanning ------------------------------------------------------------------------
+
+
+def test_dev_issues_from_a_self_signed_ca_and_prod_from_acme(
+    dev: Evaluation, prod: Evaluation
+) -> None:
+    assert dev.outputs["clusterIssuer"] == "platform-ca"
+    assert prod.outputs["clusterIssuer"] == "letsencrypt"
+    acme = prod.one("kubernetes:cert-manager.io/v1:ClusterIssuer").inputs["spec"]["acme"]
+    assert acme["email"] == "platform-team@example.com"
+    ref = acme["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
+    assert (ref["name"], ref["namespace"]) == ("platform", "gateway")
+    values = prod.chart("cert-manager").inputs["values"]
+    assert values["config"]["gatewayAPI"] == {"enabled": True}
+    assert "config" not in dev.chart("cert-manager").inputs["values"]
+
+
+def test_prod_cert_manager_is_ha(prod: Evaluation) -> None:
+    values = prod.chart("cert-manager").inputs["values"]
+    for tier in (values, values["webhook"], values["cainjector"]):
+        assert tier["replicaCount"] >= 2
+        assert tier["podDisruptionBudget"]["enabled"] is True
+        assert tier["topologySpreadConstraints"]
+
+
+def test_trivy_images_are_pinned_by_digest(stack: Evaluation) -> None:
+    values = stack.chart("trivy-operator").inputs["values"]
+    for tag in (values["image"]["tag"], values["trivy"]["image"]["tag"]):
+        version, _, digest = tag.partition("@sha256:")
+        assert len(digest) == 64 and version, tag
+    assert values["trivy"]["image"]["tag"].startswith("0.72.0@")  # not 0.69.4-0.69.6
+
+
+def test_every_workload_value_set_has_requests_and_limits(stack: Evaluation) -> None:
+    def check(resources: dict[str, Any]) -> None:
+        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+
+    cm = stack.chart("cert-manager").inputs["values"]
+    for tier in (cm, cm["webhook"], cm["cainjector"]):
+        check(tier["resources"])
+    ky = stack.chart("kyverno").inputs["values"]
+    check(ky["admissionController"]["container"]["resources"])
+    check(ky["admissionController"]["initContainer"]["resources"])
+    for ctl in ("backgroundController", "cleanupController", "reportsController"):
+        check(ky[ctl]["resources"])
+    tv = stack.chart("trivy-operator").inputs["values"]
+    check(tv["resources"])
+    check(tv["trivy"]["resources"])
+
+
+# ---- custom resources validate against the upstream CRDs -------------------------------------
+
+
+@cache
+def crd_validator(group: str, plural: str, version: str) -> jsonschema.Draft7Validator:
+    doc = yaml.load((CRDS / f"{group}_{plural}.yaml").read_text(), Loader=yaml.CSafeLoader)
+    found = next(v for v in doc["spec"]["versions"] if v["name"] == version)
+    # No meta-schema check of the (huge, trusted) upstream schema: that is the slow part.
+    return jsonschema.Draft7Validator(found["schema"]["openAPIV3Schema"])
+
+
+PLURALS = {"ClusterPolicy": "clusterpolicies", "ClusterIssuer": "clusterissuers"}
+PLURALS["Certificate"] = "certificates"
+
+
+def test_custom_resources_validate_against_the_upstream_crds(stack: Evaluation) -> None:
+    crs = [r for r in security_objects(stack) if r.inputs.get("kind") in PLURALS]
+    assert len(crs) >= 5
+    for r in crs:
+        group, version = r.inputs["apiVersion"].split("/")
+        validator = crd_validator(group, PLURALS[r.inputs["kind"]], version)
+        validator.validate({k: v for k, v in r.inputs.items() if k != "metadata"})
+
+
+# ---- settings guards ---------------------------------------------------------------------
+
+
+def problems(stack: str, overrides: dict[str, Any]) -> list[str]:
+    raw = apply_overrides(stack_config(stack), overrides)
+    with pytest.raises(SettingsError) as err:
+        load(raw, stack)
+    return [p.key for p in err.value.problems]
+
+
+@pytest.fixture(autouse=True)
+def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+
+
+def test_prod_cannot_drop_to_audit_or_one_replica_without_accepting_the_risk() -> None:
+    keys = problems("prod", {"security.admission.mode": "Audit", "security.admission.replicas": 1})
+    assert keys == ["security.admission.mode", "security.admission.replicas"]
+    accepted = apply_overrides(
+        stack_config("prod"),
+        {
+            "security.admission.mode": "Audit",
+            "acceptRisks": ["security.admission.mode"],
+        },
+    )
+    assert load(accepted, "prod").security.admission.mode == "Audit"
+
+
+def test_prod_rejects_an_open_api_server_cidr() -> None:
+    assert problems("prod", {"security.apiServerCidrs": ["0.0.0.0/0"]}) == [
+        "security.apiServerCidrs"
+    ]
+
+
+def test_acme_needs_an_email_and_http01_needs_gateway_api() -> None:
+    keys = problems(
+        "dev",
+        {"security.tls.issuer": "acme", "security.tls.gatewayApi": False},
+    )
+    assert keys == ["security.tls.acme.email", "security.tls.gatewayApi"]
+
+
+def test_bad_digests_and_wildcard_groups_are_rejected() -> None:
+    keys = problems(
+        "dev",
+        {
+            "security.trivy.scannerDigest": "0.72.0",
+            "security.rbac.viewerGroups": ["*"],
+        },
+    )
+    assert keys == ["security.rbac.viewerGroups[0]", "security.trivy.scannerDigest"]
