@@ -33,8 +33,17 @@ observability = ObservabilityStack(
     ObservabilityStackArgs(
         settings=cfg.observability,
         provider=cluster.provider,
-        namespace=security.namespaces[ns.MONITORING],
+        namespaces={
+            ns.MONITORING: security.namespaces[ns.MONITORING],
+            ns.LOGGING: security.namespaces[ns.LOGGING],
+            ns.NODE_EXPORTER: security.namespaces[ns.NODE_EXPORTER],
+        },
         storage_class=persistence.default_storage_class,
+        # SecurityBaseline does not expose its ClusterIssuer yet: webhooks stay off.
+        cluster_issuer=None,
+        control_plane_metrics=cluster.control_plane_metrics,
+        # PersistenceLayer has no object store yet; observability.loki.objectStore applies.
+        object_store=None,
     ),
 )
 
@@ -48,3 +57,8 @@ pulumi.export("failureDomains", cluster.failure_domains)
 pulumi.export("platformNamespaces", security.namespaces)
 pulumi.export("tenantNamespaces", security.tenant_namespaces)
 pulumi.export("defaultStorageClass", persistence.default_storage_class)
+pulumi.export("grafanaUrl", observability.grafana_url)
+pulumi.export("prometheusUrl", observability.prometheus_url)
+pulumi.export("alertmanagerUrl", observability.alertmanager_url)
+pulumi.export("lokiPushUrl", observability.loki_push_url)
+pulumi.export("grafanaAdminSecret", observability.grafana_admin_secret)
