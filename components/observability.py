@@ -309,7 +309,8 @@ def _rule(  # noqa: PLR0917
         "labels": {"severity": severity},
         "annotations": {
             "summary": summary,
-            "runbook_url": f"https://github.com/k8s-platform/docs/observability.md#{runbook}",
+            # Runbooks ship with the platform's docs (docs/observability.md).
+            "runbook": f"docs/observability.md#{runbook}",
         },
     }
 
@@ -1068,6 +1069,9 @@ class ObservabilityStack(pulumi.ComponentResource):
                 "extraEnvFrom": env_from,
                 # The rules sidecar watches ConfigMaps for Loki ruler rules; unused here.
                 "sidecar": False,
+                # A pre-upgrade hook Job (never run by Chart v4): resizing the volume
+                # means recreating the StatefulSet by hand (docs/observability.md).
+                "statefulSetRecreateJob": {"enabled": False},
                 "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
                 "topologySpreadConstraints": spread(lk.replicas, s.zone_spread, LOKI_PODS),
                 "persistence": {
@@ -1191,7 +1195,7 @@ class ObservabilityStack(pulumi.ComponentResource):
             "gateway-to-ui",
             mon,
             pod_selector={},
-            ingress_from=[kube.namespace_peer("gateway")],
+            ingress_from=[kube.namespace_peer(ns.GATEWAY)],
             ingress_ports=kube.tcp(3000, 9090, 9093),
         )
         # The API server calls metrics-server (APIService) and, with cert-manager, the

@@ -487,3 +487,19 @@ def test_observability_outputs_are_exported(stack: Evaluation) -> None:
     assert out["alertmanagerUrl"] == "http://kps-alertmanager.monitoring.svc.cluster.local:9093"
     assert out["lokiPushUrl"].endswith("/loki/api/v1/push")
     assert out["grafanaAdminSecret"] == "grafana-admin"
+
+
+def test_an_email_receiver_needs_its_addresses_and_a_known_secret() -> None:
+    bad = {"name": "mail", "type": "email", "secret": "smtp-pass"}
+    with pytest.raises(Exception, match=r"receivers\[0\]\.to: got <missing>") as err:
+        evaluate("dev", {"observability.alerting": {"receivers": [bad]}})
+    assert "no secret 'smtp-pass'" in str(err.value)
+
+
+def test_half_a_pair_of_object_store_keys_is_rejected() -> None:
+    store = {"bucket": "b", "region": "r", "accessKeyIdSecret": "loki-key-id"}
+    with pytest.raises(Exception, match="set both accessKeyIdSecret and secretAccessKeySecret"):
+        evaluate(
+            "dev",
+            {"secrets": {"loki-key-id": "x"}, "observability.loki.objectStore": store},
+        )
