@@ -33,8 +33,16 @@ observability = ObservabilityStack(
     ObservabilityStackArgs(
         settings=cfg.observability,
         provider=cluster.provider,
-        namespace=security.namespaces[ns.MONITORING],
+        namespaces={
+            ns.MONITORING: security.namespaces[ns.MONITORING],
+            ns.LOGGING: security.namespaces[ns.LOGGING],
+            ns.NODE_EXPORTER: security.namespaces[ns.NODE_EXPORTER],
+        },
         storage_class=persistence.default_storage_class,
+        internal_issuer=security.internal_issuer,
+        control_plane_metrics=cluster.control_plane_metrics,
+        # PersistenceLayer has no object store yet; observability.loki.objectStore applies.
+        object_store=None,
     ),
 )
 
@@ -50,3 +58,8 @@ pulumi.export("tenantNamespaces", security.tenant_namespaces)
 pulumi.export("clusterIssuer", security.cluster_issuer)
 pulumi.export("policyMode", security.policy_mode)
 pulumi.export("defaultStorageClass", persistence.default_storage_class)
+pulumi.export("grafanaUrl", observability.grafana_url)
+pulumi.export("prometheusUrl", observability.prometheus_url)
+pulumi.export("alertmanagerUrl", observability.alertmanager_url)
+pulumi.export("lokiPushUrl", observability.loki_push_url)
+pulumi.export("grafanaAdminSecret", observability.grafana_admin_secret)

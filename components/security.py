@@ -163,7 +163,9 @@ class SecurityBaseline(pulumi.ComponentResource):
     """Platform namespace name -> the created namespace (depend on it, not the string)."""
     tenant_namespaces: dict[str, pulumi.Output[str]]
     cluster_issuer: pulumi.Output[str]
-    """Name of the ClusterIssuer every Certificate/Gateway listener should use."""
+    """ClusterIssuer for public hostnames (gateway listeners): ACME in prod."""
+    internal_issuer: pulumi.Output[str]
+    """CA ClusterIssuer for in-cluster TLS (webhook certificates); the same in every profile."""
     policy_mode: str
     """"Audit" or "Enforce": what the admission policies do with a violation."""
 
@@ -211,7 +213,8 @@ class SecurityBaseline(pulumi.ComponentResource):
         self._cluster_rbac()
 
         cert_manager = self._cert_manager(created[CERT_MANAGER], args.monitoring_crds)
-        self.cluster_issuer = self._cluster_issuer(cert_manager)
+        self.internal_issuer = self._internal_issuer(cert_manager)
+        self.cluster_issuer = self._cluster_issuer(cert_manager, self.internal_issuer)
         kyverno = self._kyverno(created[KYVERNO], args.monitoring_crds)
         self._policies(kyverno)
         if s.trivy.enabled:
@@ -222,6 +225,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 "namespaces": self.namespaces,
                 "tenant_namespaces": self.tenant_namespaces,
                 "cluster_issuer": self.cluster_issuer,
+                "internal_issuer": self.internal_issuer,
                 "policy_mode": self.policy_mode,
             }
         )
@@ -440,9 +444,11 @@ class SecurityBaseline(pulumi.ComponentResource):
     def _monitoring_deps(self, crds: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
         return list(crds) if self._s.service_monitors else []
 
-    def _cluster_issuer(self, cert_manager: k8s.helm.v4.Chart) -> pulumi.Output[str]:
+    def _cluster_issuer(
+        self, cert_manager: k8s.helm.v4.Chart, internal: pulumi.Output[str]
+    ) -> pulumi.Output[str]:
+        """The issuer for public names: ACME when configured, else the internal CA."""
         tls = self._s.tls
-        opts = self._after(cert_manager)
         if tls.issuer == ACME and tls.acme is not None:
             issuer = _custom(
                 "cert-manager.io/v1",
@@ -450,11 +456,18 @@ class SecurityBaseline(pulumi.ComponentResource):
                 "letsencrypt",
                 None,
                 {"acme": _acme_spec(tls.acme)},
-                opts,
+                self._after(cert_manager),
             )
             return _name_of(issuer, "letsencrypt")
-        # The standard bootstrap: a self-signed issuer signs one CA certificate, and a
-        # CA issuer signs everything else with it (one root to trust, not one per cert).
+        return internal
+
+    def _internal_issuer(self, cert_manager: k8s.helm.v4.Chart) -> pulumi.Output[str]:
+        """A CA issuer for in-cluster TLS (webhooks, service names ACME cannot validate).
+
+        The standard bootstrap: a self-signed issuer signs one CA certificate, and a CA
+        issuer signs everything else with it (one root to trust, not one per cert).
+        """
+        opts = self._after(cert_manager)
         bootstrap = _custom(
             "cert-manager.io/v1", "ClusterIssuer", "selfsigned-bootstrap", None,
             {"selfSigned": {}}, opts,
@@ -466,7 +479,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             CERT_MANAGER,
             {
                 "isCA": True,
-                "commonName": "k8s-platform dev CA",
+                "commonName": "k8s-platform internal CA",
                 "secretName": "platform-ca",
                 "duration": "87600h",
                 "privateKey": {"algorithm": "ECDSA", "size": 256},

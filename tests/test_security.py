@@ -253,7 +253,13 @@ def test_dev_issues_from_a_self_signed_ca_and_prod_from_acme(
 ) -> None:
     assert dev.outputs["clusterIssuer"] == "platform-ca"
     assert prod.outputs["clusterIssuer"] == "letsencrypt"
-    acme = prod.one("kubernetes:cert-manager.io/v1:ClusterIssuer").inputs["spec"]["acme"]
+    issuers = {
+        r.k8s_name: r.inputs["spec"]
+        for r in prod.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+    }
+    # prod keeps the internal CA too: ACME cannot sign in-cluster service names (webhooks).
+    assert issuers["platform-ca"] == {"ca": {"secretName": "platform-ca"}}
+    acme = issuers["letsencrypt"]["acme"]
     assert acme["email"] == "platform-team@example.com"
     ref = acme["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
     assert (ref["name"], ref["namespace"]) == ("platform", "gateway")
