@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components import footprint
 from components import namespaces as ns
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
@@ -48,3 +49,4 @@ pulumi.export("failureDomains", cluster.failure_domains)
 pulumi.export("platformNamespaces", security.namespaces)
 pulumi.export("tenantNamespaces", security.tenant_namespaces)
 pulumi.export("defaultStorageClass", persistence.default_storage_class)
+pulumi.export("footprint", footprint.report(cfg.profile))
