@@ -99,3 +99,26 @@ def test_render_writes_objects_charts_and_redacts_secret_paths(
     render.redact(doc, "values.admin.password")
     render.redact(doc, "list[1]")
     assert doc == {"values": {"admin": {"password": "<redacted>"}}, "list": ["a", "<redacted>"]}
+
+
+def test_checkov_report_fails_on_failed_checks_and_on_silently_skipped_objects(
+    tmp_path: Path,
+) -> None:
+    from tools import checkov_report
+
+    failed = {
+        "check_id": "CKV_K8S_16",
+        "check_name": "privileged",
+        "resource": "Deployment.monitoring.web",
+        "file_path": "/web.yaml",
+    }
+    result = {"results": {"failed_checks": [failed]}, "summary": {"resource_count": 1}}
+    report = tmp_path / "checkov.json"
+    report.write_text(f'{__import__("json").dumps(result)}\n{{"resource_count": 0}}\n')
+    assert checkov_report.main([str(report)]) == 1
+    result["results"] = {}
+    report.write_text(__import__("json").dumps(result))
+    assert checkov_report.main([str(report)]) == 0
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "a.yaml").write_text("kind: Deployment\n---\nkind: Service\n")
+    assert checkov_report.main([str(report), "--rendered", str(tmp_path / "k8s")]) == 1

@@ -24,6 +24,18 @@ def reports(data: Any) -> list[dict[str, Any]]:
     return [r for r in items if isinstance(r, dict) and "results" in r]
 
 
+def load(text: str) -> list[Any]:
+    """checkov prints one JSON document per `-d` directory, back to back."""
+    decoder, docs, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        doc, i = decoder.raw_decode(text, i)
+        docs.extend(doc if isinstance(doc, list) else [doc])
+    return docs
+
+
 def summarise(data: Any) -> tuple[list[str], list[str], int]:
     failed: list[str] = []
     skipped: list[str] = []
@@ -76,7 +88,7 @@ def main(argv: list[str]) -> int:
         return 2
     rendered = argv[2:] if argv[1:2] == ["--rendered"] else []
     expected = checkable(rendered) if rendered else 1
-    failed, skipped, scanned = summarise(json.loads(Path(argv[0]).read_text()))
+    failed, skipped, scanned = summarise(load(Path(argv[0]).read_text()))
     for s in skipped:
         print(f"SKIPPED {s}")
     for f in failed:

@@ -60,9 +60,9 @@ def redact(doc: Any, path: str) -> None:
             node = node[t]
         except (KeyError, IndexError, TypeError):
             return
-    if isinstance(node, dict) and leaf in node:
-        node[leaf] = REDACTED
-    elif isinstance(node, list) and isinstance(leaf, int) and leaf < len(node):
+    if (isinstance(node, dict) and leaf in node) or (
+        isinstance(node, list) and isinstance(leaf, int) and leaf < len(node)
+    ):
         node[leaf] = REDACTED
 
 
