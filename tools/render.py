@@ -60,9 +60,8 @@ def redact(doc: Any, path: str) -> None:
             node = node[t]
         except (KeyError, IndexError, TypeError):
             return
-    if (isinstance(node, dict) and leaf in node) or (
-        isinstance(node, list) and isinstance(leaf, int) and leaf < len(node)
-    ):
+    inside_list = isinstance(node, list) and isinstance(leaf, int) and leaf < len(node)
+    if inside_list or (isinstance(node, dict) and leaf in node):
         node[leaf] = REDACTED
 
 
