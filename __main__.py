@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components import footprint
 from components import namespaces as ns
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
@@ -63,3 +64,4 @@ pulumi.export("prometheusUrl", observability.prometheus_url)
 pulumi.export("alertmanagerUrl", observability.alertmanager_url)
 pulumi.export("lokiPushUrl", observability.loki_push_url)
 pulumi.export("grafanaAdminSecret", observability.grafana_admin_secret)
+pulumi.export("footprint", footprint.report(cfg.profile))

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import footprint
 from components.catalogue import ChartRef
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "k8s-platform"}
@@ -31,13 +32,17 @@ def helm_chart(
     opts: pulumi.ResourceOptions,
     *,
     skip_crds: bool = False,
+    daemonset_values: Sequence[str] = (),
 ) -> k8s.helm.v4.Chart:
     """A Chart v4 from the pinned catalogue.
 
     Chart v4 renders client-side and lets Pulumi own each object (per-object diffs,
     policy packs see them). It never runs Helm hooks: callers turn hook-based
     features off in `values` and say so where they do.
+    `daemonset_values` lists dotted values paths whose `resources` belong to a
+    DaemonSet, for the footprint report (see components/footprint.py).
     """
+    footprint.record_chart(ref.name, values, daemonset_values)
     return k8s.helm.v4.Chart(
         name,
         chart=ref.chart,

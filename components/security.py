@@ -8,7 +8,7 @@ kyverno-policies chart for the Pod Security `restricted` set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -376,7 +376,17 @@ class SecurityBaseline(pulumi.ComponentResource):
         r = self._s.rbac
         if r.platform_admin_groups:
             _cluster_role_binding(
-                "platform-admins", "cluster-admin", r.platform_admin_groups, self._child
+                "platform-admins",
+                "cluster-admin",
+                r.platform_admin_groups,
+                self._child,
+                # The policy pack refuses cluster-admin bindings unless they say why.
+                annotations={
+                    "k8s-platform/allow-cluster-admin": (
+                        "platform administrators from security.rbac.platformAdminGroups "
+                        "operate the cluster itself"
+                    )
+                },
             )
         if r.viewer_groups:
             _cluster_role_binding("platform-viewers", "view", r.viewer_groups, self._child)
@@ -958,11 +968,21 @@ def _role_binding(
 
 
 def _cluster_role_binding(
-    name: str, role: str, groups: Sequence[str], opts: pulumi.ResourceOptions
+    name: str,
+    role: str,
+    groups: Sequence[str],
+    opts: pulumi.ResourceOptions,
+    annotations: Mapping[str, str] | None = None,
 ) -> None:
     k8s.rbac.v1.ClusterRoleBinding(
         name,
-        metadata=_any({"name": f"k8s-platform:{name}", "labels": kube.MANAGED_BY}),
+        metadata=_any(
+            {
+                "name": f"k8s-platform:{name}",
+                "labels": kube.MANAGED_BY,
+                "annotations": dict(annotations or {}),
+            }
+        ),
         role_ref=_ref("ClusterRole", role),
         subjects=_subjects(groups),
         opts=opts,

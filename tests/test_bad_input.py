@@ -1,0 +1,120 @@
+"""Bad stack configuration: every case fails with a SettingsError naming its key.
+
+Table-driven so adding a case is one row: (overrides on top of a stack file, the key
+path that must be named, the stack). No case may escape as a library exception
+(KeyError, TypeError, AttributeError...) or print a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.settings import SettingsError, load
+from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
+
+TEN = "security.tenants"
+MS = "observability.metricsServer.replicas"
+
+# (overrides, key that must be named, stack)
+CASES: list[tuple[dict[str, Any], str, str]] = [
+    # wrong types
+    ({"profile": 1}, "profile", "dev"),
+    ({"profile": ["prod"]}, "profile", "dev"),
+    ({"profile": {"name": "prod"}}, "profile", "dev"),
+    ({"acceptRisks": "all"}, "acceptRisks", "prod"),
+    ({"acceptRisks": [1]}, "acceptRisks", "prod"),
+    ({"acceptRisks": {MS: True}}, "acceptRisks", "prod"),
+    ({"secrets": ["a"]}, "secrets", "dev"),
+    ({"secrets": "x"}, "secrets", "dev"),
+    ({"cluster": "kind"}, "cluster", "dev"),
+    ({"cluster": ["kind"]}, "cluster", "dev"),
+    ({"cluster.name": 7}, "cluster.name", "dev"),
+    ({"cluster.mode": True}, "cluster.mode", "dev"),
+    ({"cluster.kubernetesVersion": 1.35}, "cluster.kubernetesVersion", "dev"),
+    ({"cluster.kubeconfig": ["a", "b"]}, "cluster.kubeconfig", "dev"),
+    ({"cluster.context": {"name": "x"}}, "cluster.context", "dev"),
+    ({"security": ["tenants"]}, "security", "dev"),
+    ({TEN: "demo"}, TEN, "dev"),
+    ({TEN: {"name": "demo"}}, TEN, "dev"),
+    ({TEN: ["demo"]}, f"{TEN}[0]", "dev"),
+    ({TEN: [["demo"]]}, f"{TEN}[0]", "dev"),
+    ({TEN: [{"name": 5}]}, f"{TEN}[0].name", "dev"),
+    ({"persistence": 3}, "persistence", "dev"),
+    ({"persistence.existingStorageClass": ["standard"]}, "persistence.existingStorageClass", "dev"),
+    ({"observability": []}, "observability", "dev"),
+    ({"observability.metricsServer": 2}, "observability.metricsServer", "dev"),
+    ({MS: "2"}, MS, "dev"),
+    ({MS: 2.5}, MS, "dev"),
+    ({MS: True}, MS, "dev"),
+    ({MS: None}, MS, "dev"),
+    # enums and formats
+    ({"profile": "staging"}, "profile", "dev"),
+    ({"cluster.mode": "eks"}, "cluster.mode", "dev"),
+    ({"cluster.name": "Prod_1"}, "cluster.name", "dev"),
+    ({"cluster.name": "a" * 64}, "cluster.name", "dev"),
+    ({"cluster.kubernetesVersion": "1.35.0"}, "cluster.kubernetesVersion", "dev"),
+    ({"cluster.kubernetesVersion": "v2.0.0"}, "cluster.kubernetesVersion", "dev"),
+    ({"persistence.existingStorageClass": "Fast SSD"}, "persistence.existingStorageClass", "dev"),
+    ({TEN: [{"name": "-bad"}]}, f"{TEN}[0].name", "dev"),
+    # ranges
+    ({"cluster.kubernetesVersion": "v1.20.0"}, "cluster.kubernetesVersion", "dev"),
+    ({"cluster.kubernetesVersion": "v1.99.0"}, "cluster.kubernetesVersion", "dev"),
+    ({MS: 0}, MS, "dev"),
+    ({MS: 6}, MS, "dev"),
+    ({MS: -1}, MS, "prod"),
+    # cross-field rules and references
+    ({TEN: [{"name": "a"}, {"name": "a"}]}, f"{TEN}[1].name", "dev"),
+    ({TEN: [{"name": "default"}]}, f"{TEN}[0].name", "dev"),
+    ({TEN: [{"name": "kube-public"}]}, f"{TEN}[0].name", "dev"),
+    ({TEN: [{"name": "gateway"}]}, f"{TEN}[0].name", "dev"),
+    ({TEN: [{}]}, f"{TEN}[0].name", "dev"),
+    ({"cluster.context": "no-such-context"}, "cluster.context", "dev"),
+    ({"cluster.kubeconfig": "/nonexistent/kubeconfig"}, "cluster.kubeconfig", "dev"),
+    ({"secrets": {"orphan": "s3cr3t"}}, "secrets.orphan", "dev"),
+    ({"acceptRisks": ["cluster.name"]}, "acceptRisks[0]", "prod"),
+    # prod weakened without an explicit acceptRisks entry
+    ({MS: 1}, MS, "prod"),
+    ({MS: 1, "acceptRisks": ["observability.metricsServer.replica"]}, MS, "prod"),
+    # unknown keys at every level
+    ({"replicas": 3}, "replicas", "dev"),
+    ({"clster": {}}, "clster", "dev"),
+    ({"cluster.nodes": 3}, "cluster.nodes", "dev"),
+    ({"security.tenant": []}, "security.tenant", "dev"),
+    ({TEN: [{"name": "x", "quota": "1"}]}, f"{TEN}[0].quota", "dev"),
+    ({"persistence.storageClass": "gp3"}, "persistence.storageClass", "dev"),
+    ({"observability.grafna": {}}, "observability.grafna", "dev"),
+    ({"observability.metricsServer.replica": 2}, "observability.metricsServer.replica", "dev"),
+    # a key the stack file sets, removed: still valid (defaults), so pair it with a bad one
+    ({"security": DELETE, "cluster.mode": "gke"}, "cluster.mode", "prod"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "stack"), CASES, ids=[f"{i}-{c[1]}" for i, c in enumerate(CASES)]
+)
+def test_bad_input_is_a_settings_error_naming_its_key(
+    overrides: dict[str, Any], key: str, stack: str
+) -> None:
+    raw = apply_overrides(stack_config(stack), overrides)
+    try:
+        load(raw, stack)
+    except SettingsError as err:
+        keys = [p.key for p in err.problems]
+        assert key in keys, f"{key} not named; problems: {keys}"
+        assert "Traceback" not in str(err)
+        assert "s3cr3t" not in str(err)
+    except Exception as exc:  # a library exception escaped: that is the bug
+        pytest.fail(f"{type(exc).__name__} instead of SettingsError: {exc}")
+    else:
+        pytest.fail("accepted")
+
+
+def test_the_table_has_at_least_forty_cases() -> None:
+    assert len(CASES) >= 40

@@ -1,0 +1,124 @@
+"""CI workflows, the render command and the footprint report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components import footprint
+from tools import render
+from tools.offline import ROOT, Evaluation
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+SHA = re.compile(r"[^@\s]+@[0-9a-f]{40}")
+
+
+def _steps(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
+
+
+def test_workflows_are_valid_yaml_with_every_action_pinned_to_a_commit_sha() -> None:
+    assert WORKFLOWS
+    for wf in WORKFLOWS:
+        doc = yaml.safe_load(wf.read_text())
+        for step in _steps(doc):
+            if "uses" in step:
+                assert SHA.fullmatch(step["uses"]), f"{wf.name}: {step['uses']} is not SHA-pinned"
+        assert re.search(r"@[0-9a-f]{40}\s+# v\d", wf.read_text()), f"{wf.name}: version comment"
+
+
+def test_the_pr_preview_runs_the_tests_then_previews_both_stacks_with_the_policy_pack() -> None:
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    assert "pull_request" in doc.get("on", doc.get(True))  # YAML 1.1 reads `on` as True
+    assert any(s.get("run") == "make test" for s in doc["jobs"]["test"]["steps"])
+    preview = doc["jobs"]["preview"]
+    assert preview["needs"] == "test"
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    action = next(s for s in preview["steps"] if "pulumi/actions" in s.get("uses", ""))
+    assert action["with"]["command"] == "preview"
+    assert action["with"]["policyPacks"] == "policy"
+    assert action["with"]["comment-on-pr"] is True
+    assert action["with"]["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
+
+
+def test_prod_deploys_only_behind_the_production_environment_after_dev() -> None:
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]
+    assert jobs["prod"]["environment"] == "production"
+    assert jobs["prod"]["needs"] == "dev"
+    for name in ("dev", "prod"):
+        action = next(s for s in jobs[name]["steps"] if "pulumi/actions" in s.get("uses", ""))
+        assert action["with"]["command"] == "up"
+        assert action["with"]["policyPacks"] == "policy"
+
+
+@pytest.mark.parametrize(
+    ("values", "cpu", "memory"),
+    [
+        ({"resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}, "replicas": 3}, 300, 384),
+        ({"a": {"replicaCount": 2, "b": {"resources": {"requests": {"cpu": "0.5"}}}}}, 1000, 0),
+        (
+            {"nodeExporter": {"resources": {"requests": {"cpu": "10m", "memory": "1Gi"}}}},
+            40,
+            4096,
+        ),
+        ({"resources": {"limits": {"cpu": "1"}}}, 0, 0),
+    ],
+)
+def test_chart_values_footprint_multiplies_requests_by_replicas_or_nodes(
+    values: dict[str, Any], cpu: int, memory: int
+) -> None:
+    report = footprint.summarise(footprint.from_values("x", values), nodes=4)
+    assert report["cpuMillis"] == cpu
+    assert report["memoryBytes"] == memory * 2**20
+
+
+def test_footprint_is_a_stack_output_matching_what_render_computes(stack: Evaluation) -> None:
+    output = stack.outputs["footprint"]
+    assert output == render.stack_footprint(stack)
+    assert output["byWorkload"], "no workload recorded"
+
+
+def test_dev_fits_a_laptop_within_2_cpu_and_4_gib_of_requests(dev: Evaluation) -> None:
+    fp = dev.outputs["footprint"]
+    assert fp["cpuMillis"] <= 2000, fp
+    assert fp["memoryBytes"] <= 4 * 2**30, fp
+
+
+def test_render_writes_objects_charts_and_redacts_secret_paths(
+    tmp_path: Path, dev: Evaluation
+) -> None:
+    result = render.render("dev", tmp_path)
+    assert result["counts"]["k8s"] == len(list((tmp_path / "k8s").glob("*.yaml"))) > 0
+    chart = yaml.safe_load((tmp_path / "charts" / "metrics-server.yaml").read_text())
+    assert chart["version"] == "3.13.1" and chart["repo"].startswith("https://")
+    doc: dict[str, Any] = {"values": {"admin": {"password": "hunter2"}}, "list": ["a", "b"]}
+    render.redact(doc, "values.admin.password")
+    render.redact(doc, "list[1]")
+    assert doc == {"values": {"admin": {"password": "<redacted>"}}, "list": ["a", "<redacted>"]}
+
+
+def test_checkov_report_fails_on_failed_checks_and_on_silently_skipped_objects(
+    tmp_path: Path,
+) -> None:
+    from tools import checkov_report
+
+    failed = {
+        "check_id": "CKV_K8S_16",
+        "check_name": "privileged",
+        "resource": "Deployment.monitoring.web",
+        "file_path": "/web.yaml",
+    }
+    result = {"results": {"failed_checks": [failed]}, "summary": {"resource_count": 1}}
+    report = tmp_path / "checkov.json"
+    report.write_text(f'{__import__("json").dumps(result)}\n{{"resource_count": 0}}\n')
+    assert checkov_report.main([str(report)]) == 1
+    result["results"] = {}
+    report.write_text(__import__("json").dumps(result))
+    assert checkov_report.main([str(report)]) == 0
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "a.yaml").write_text("kind: Deployment\n---\nkind: Service\n")
+    assert checkov_report.main([str(report), "--rendered", str(tmp_path / "k8s")]) == 1
