@@ -67,6 +67,7 @@ edge = edge_gw.EdgeGateway(
             9093,
             pod_labels={"app.kubernetes.io/name": "alertmanager"},
         ),
+        depends_on=(security,),
     ),
 )
 

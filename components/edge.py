@@ -120,6 +120,8 @@ class EdgeGatewayArgs:
     prometheus: Backend | None = None
     alertmanager: Backend | None = None
     cluster_domain: str = "cluster.local"
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """What must exist first: cert-manager and its ClusterIssuer (SecurityBaseline)."""
 
 
 def public_url(host: str, port: int) -> str:
@@ -281,7 +283,7 @@ class EdgeGateway(pulumi.ComponentResource):
     def _build(self, args: EdgeGatewayArgs) -> None:
         s = args.settings
         ns = args.namespace
-        child = kube.child_opts(self, args.provider)
+        child = kube.child_opts(self, args.provider, depends_on=list(args.depends_on))
 
         routes = [_Route("grafana", s.grafana_host, args.grafana, protected=False)]
         if s.expose_prometheus and args.prometheus is not None:

@@ -122,6 +122,8 @@ def test_dev_is_reachable_from_the_laptop_through_kind_port_mappings(dev: Evalua
     }
     assert mapped == {30080: 8080, 30443: 8443}
     assert dev.outputs["grafanaPublicUrl"] == "https://grafana.k8s-platform.localhost:8443"
+    (redirect,) = [r for r in only(dev, HTTPROUTE) if r.k8s_name == "https-redirect"]
+    assert spec(redirect)["rules"][0]["filters"][0]["requestRedirect"]["port"] == 8443
 
 
 def test_every_https_listener_has_tls_and_the_only_plain_listener_redirects(
@@ -281,3 +283,16 @@ def test_prod_refuses_a_single_gateway_replica_unless_the_risk_is_accepted(
 def test_rendered_objects_are_listed_for_the_validators(stack: Evaluation) -> None:
     kinds = {r.kind for r in edge_objects(stack)}
     assert {"Gateway", "HTTPRoute", "EnvoyProxy", "Certificate", "NetworkPolicy"} <= kinds
+
+
+def test_edge_objects_wait_for_the_security_baseline(dev: Evaluation) -> None:
+    # cert-manager and the ClusterIssuer come from SecurityBaseline; our Issuers and
+    # Certificates would be rejected ("no matches for kind") if created first.
+    security = {
+        r.urn
+        for r in dev.resources
+        if (c := dev.component_of(r)) is not None
+        and c.type == "k8splatform:security:SecurityBaseline"
+    }
+    for r in edge_objects(dev):
+        assert security & set(r.dependencies), r.name
