@@ -1,7 +1,8 @@
-"""Composition root: settings -> cluster -> security -> persistence -> observability."""
+"""Composition root: settings -> cluster -> security -> persistence -> observability -> edge."""
 
 import pulumi
 
+from components import edge as edge_gw
 from components import footprint
 from components import namespaces as ns
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
@@ -47,6 +48,20 @@ observability = ObservabilityStack(
     ),
 )
 
+edge = edge_gw.EdgeGateway(
+    "edge",
+    edge_gw.EdgeGatewayArgs(
+        settings=cfg.edge,
+        provider=cluster.provider,
+        namespace=security.namespaces[ns.GATEWAY],
+        cluster_issuer=security.cluster_issuer,
+        grafana=observability.grafana,
+        prometheus=observability.prometheus,
+        alertmanager=observability.alertmanager,
+        depends_on=(security,),
+    ),
+)
+
 pulumi.export("profile", cfg.profile)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("apiEndpoint", cluster.api_endpoint)
@@ -65,3 +80,8 @@ pulumi.export("alertmanagerUrl", observability.alertmanager_url)
 pulumi.export("lokiPushUrl", observability.loki_push_url)
 pulumi.export("grafanaAdminSecret", observability.grafana_admin_secret)
 pulumi.export("footprint", footprint.report(cfg.profile))
+pulumi.export("gatewayAddress", edge.gateway_address)
+pulumi.export("grafanaPublicUrl", edge.grafana_url)
+pulumi.export("prometheusPublicUrl", edge.prometheus_url)
+pulumi.export("alertmanagerPublicUrl", edge.alertmanager_url)
+pulumi.export("edgeBasicAuthSecret", edge.basic_auth_secret)

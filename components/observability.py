@@ -626,10 +626,10 @@ class ObservabilityStack(pulumi.ComponentResource):
     alertmanager_url: pulumi.Output[str]
     loki_push_url: pulumi.Output[str]
     grafana_admin_secret: pulumi.Output[str]
-    grafana_service: pulumi.Output[str]
-    grafana_port: int
-    prometheus_service: pulumi.Output[str]
-    alertmanager_service: pulumi.Output[str]
+    grafana: kube.ServiceRef
+    """Grafana's Service, for the gateway (Grafana has its own login)."""
+    prometheus: kube.ServiceRef
+    alertmanager: kube.ServiceRef
 
     def __init__(
         self, name: str, args: ObservabilityStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -673,10 +673,15 @@ class ObservabilityStack(pulumi.ComponentResource):
         kube.helm_chart("alloy", chart("alloy"), logging, self._alloy_values(), after_crds)
         self._network_policies()
 
-        self.grafana_service = pulumi.Output.from_input(GRAFANA_SERVICE)
-        self.grafana_port = GRAFANA_PORT
-        self.prometheus_service = pulumi.Output.from_input(PROMETHEUS_NAME)
-        self.alertmanager_service = pulumi.Output.from_input(ALERTMANAGER_NAME)
+        self.grafana = kube.ServiceRef(
+            GRAFANA_SERVICE, monitoring, GRAFANA_PORT, target_port=3000, pod_labels=GRAFANA_PODS
+        )
+        self.prometheus = kube.ServiceRef(
+            PROMETHEUS_NAME, monitoring, 9090, pod_labels=PROMETHEUS_PODS
+        )
+        self.alertmanager = kube.ServiceRef(
+            ALERTMANAGER_NAME, monitoring, 9093, pod_labels=ALERTMANAGER_PODS
+        )
         self.grafana_url = svc_url(GRAFANA_SERVICE, monitoring, GRAFANA_PORT)
         self.prometheus_url = svc_url(PROMETHEUS_NAME, monitoring, 9090)
         self.alertmanager_url = svc_url(ALERTMANAGER_NAME, monitoring, 9093)
@@ -689,10 +694,6 @@ class ObservabilityStack(pulumi.ComponentResource):
                 "alertmanager_url": self.alertmanager_url,
                 "loki_push_url": self.loki_push_url,
                 "grafana_admin_secret": self.grafana_admin_secret,
-                "grafana_service": self.grafana_service,
-                "grafana_port": self.grafana_port,
-                "prometheus_service": self.prometheus_service,
-                "alertmanager_service": self.alertmanager_service,
             }
         )
 

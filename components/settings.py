@@ -18,6 +18,7 @@ from components import kubeconfig
 from components._config import (
     CPU_QUANTITY,
     DNS_LABEL,
+    DNS_NAME,
     DURATION,
     EMAIL,
     K8S_VERSION,
@@ -40,6 +41,7 @@ from components.control_plane import (
     ClusterSettings,
     ExistingClusterSettings,
 )
+from components.edge import DEV_NODE_PORTS, HTTPS_PORT, EdgeSettings
 from components.namespaces import BY_NAME as PLATFORM_NAMESPACES
 from components.observability import (
     RECEIVER_TYPES,
@@ -118,6 +120,7 @@ class Settings:
     security: SecuritySettings
     persistence: PersistenceSettings
     observability: ObservabilitySettings
+    edge: EdgeSettings
 
 
 class _Loader:
@@ -746,6 +749,86 @@ def _loki_object_store(load: _Loader, lk: Section) -> LokiObjectStoreSettings | 
     )
 
 
+def _edge(load: _Loader, root: Section) -> EdgeSettings:
+    s = root.section("edge", doc="EdgeGateway: Gateway API, Envoy Gateway, public HTTPS.")
+    enabled = s.boolean("enabled", True, doc="Install Envoy Gateway and the shared Gateway.")
+    domain = s.string(
+        "domain",
+        ByProfile("k8s-platform.localhost", None),
+        doc="DNS zone of the public hostnames (`<app>.<domain>`). Required in prod. "
+        "dev: `*.localhost` resolves to your laptop without DNS.",
+        check=DNS_NAME,
+    )
+    if enabled and domain is None and not s.is_set("domain"):
+        load.ctx.problem(
+            s.key("domain"), None, "required when edge.enabled (e.g. platform.example.com)"
+        )
+    zone = domain or "invalid.localhost"
+    h = s.section("hostnames", doc="Public hostname per UI; default `<app>.<domain>`.")
+    hosts = {
+        app: h.string(app, f"{app}.{zone}", doc=f"Public hostname of {app}.", check=DNS_NAME)
+        for app in ("grafana", "prometheus", "alertmanager")
+    }
+    h.close()
+    expose_prometheus = s.boolean(
+        "exposePrometheus", False, doc="Route Prometheus through the Gateway behind basic auth."
+    )
+    expose_alertmanager = s.boolean(
+        "exposeAlertmanager", False, doc="Route Alertmanager through the Gateway behind basic auth."
+    )
+    replicas = s.integer(
+        "replicas", ByProfile(1, 2), doc="Envoy data-plane replicas.", minimum=1, maximum=20
+    )
+    load.prod_minimum(s, "replicas", replicas, 2)
+    controller = s.integer(
+        "controllerReplicas",
+        ByProfile(1, 2),
+        doc="Envoy Gateway controller replicas (leader-elected).",
+        minimum=1,
+        maximum=5,
+    )
+    load.prod_minimum(s, "controllerReplicas", controller, 2)
+    service_type = s.string(
+        "serviceType",
+        ByProfile("NodePort", "LoadBalancer"),
+        doc="Data-plane Service: `LoadBalancer` (cloud) or `NodePort` "
+        f"(kind: fixed NodePorts {sorted(DEV_NODE_PORTS.values())}).",
+        choices=("LoadBalancer", "NodePort"),
+    )
+    https_port = s.integer(
+        "publicHttpsPort",
+        ByProfile(8443, HTTPS_PORT),
+        doc="Port in the public URLs and the HTTP->HTTPS redirect (dev: kind's host port).",
+        minimum=1,
+        maximum=65535,
+    )
+    ranges = s.strings(
+        "loadBalancerSourceRanges",
+        doc="Client CIDRs allowed through the cloud load balancer (default: everyone).",
+        check=cidr,
+    )
+    annotations = s.mapping(
+        "serviceAnnotations",
+        doc="Extra annotations on the data-plane Service (e.g. the cloud LB type).",
+    )
+    s.close()
+    return EdgeSettings(
+        enabled=enabled,
+        domain=zone,
+        grafana_host=hosts["grafana"],
+        prometheus_host=hosts["prometheus"],
+        alertmanager_host=hosts["alertmanager"],
+        expose_prometheus=expose_prometheus,
+        expose_alertmanager=expose_alertmanager,
+        replicas=replicas,
+        controller_replicas=controller,
+        service_type=service_type,
+        public_https_port=https_port,
+        load_balancer_source_ranges=ranges,
+        service_annotations=annotations,
+    )
+
+
 def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = None) -> Settings:
     """Validate `raw` (the project's config keys without the `k8s-platform:` prefix)."""
     profile_raw = raw.get("profile", "dev")
@@ -770,6 +853,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     security = _security(load_, root)
     persistence = _persistence(load_, root)
     observability = _observability(load_, root, cluster.name)
+    edge = _edge(load_, root)
     root.close()
 
     for i, key in enumerate(accept):
@@ -794,6 +878,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
         security=security,
         persistence=persistence,
         observability=observability,
+        edge=edge,
     )
 
 

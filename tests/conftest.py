@@ -20,3 +20,9 @@ def prod() -> Evaluation:
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def stack(request: pytest.FixtureRequest, dev: Evaluation, prod: Evaluation) -> Evaluation:
     return dev if request.param == "dev" else prod
+
+
+@pytest.fixture(scope="session")
+def exposed() -> Evaluation:
+    """prod with Prometheus and Alertmanager published through the Gateway (basic auth)."""
+    return evaluate("prod", {"edge.exposePrometheus": True, "edge.exposeAlertmanager": True})
