@@ -3,6 +3,7 @@
 import pulumi
 
 from components import namespaces as ns
+from components import preflight_capa
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
 from components.persistence import PersistenceLayer, PersistenceLayerArgs
@@ -11,6 +12,7 @@ from components.settings import from_pulumi
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()
+preflight_capa.check(cfg)
 
 cluster = HAControlPlane("cluster", HAControlPlaneArgs(settings=cfg.cluster))
 
@@ -45,6 +47,8 @@ pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("kubernetesVersion", cluster.kubernetes_version)
 pulumi.export("controlPlaneReplicas", cluster.control_plane_replicas)
 pulumi.export("failureDomains", cluster.failure_domains)
+pulumi.export("controlPlaneMetrics", cluster.control_plane_metrics)
+pulumi.export("etcdSnapshots", cluster.etcd_snapshots)
 pulumi.export("platformNamespaces", security.namespaces)
 pulumi.export("tenantNamespaces", security.tenant_namespaces)
 pulumi.export("defaultStorageClass", persistence.default_storage_class)

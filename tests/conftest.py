@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.aws_stub import satisfied_aws
 from tools.offline import Evaluation, evaluate
 
 
@@ -14,7 +15,11 @@ def dev() -> Evaluation:
 
 @pytest.fixture(scope="session")
 def prod() -> Evaluation:
-    return evaluate("prod")
+    # prod runs the CAPA preflight, here against an account where everything exists.
+    with satisfied_aws() as account:
+        evaluation = evaluate("prod")
+    assert account.calls, "the prod stack's AWS preflight did not run"
+    return evaluation
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])
