@@ -126,12 +126,20 @@ def check(settings: Settings, session: Any = None) -> None:
     aws = capi.aws
     if session is None:
         session = session_factory(aws.region)
-    found = problems(
-        session,
-        region=aws.region,
-        zones=aws.availability_zones,
-        ssh_key_name=aws.ssh_key_name,
-        ami_id=aws.ami_id,
-    )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        found = problems(
+            session,
+            region=aws.region,
+            zones=aws.availability_zones,
+            ssh_key_name=aws.ssh_key_name,
+            ami_id=aws.ami_id,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        found = [
+            f"cannot query AWS in {aws.region} ({exc}): configure credentials "
+            "(AWS_PROFILE or `aws sso login`) with read access to EC2 and IAM"
+        ]
     if found:
         raise PreflightError(found)

@@ -15,10 +15,13 @@ from pathlib import Path
 os.environ.setdefault("MOTO_AMIS_PATH", str(Path(__file__).parent / "fixtures" / "moto-amis.json"))
 
 import boto3
+import botocore.session
 from moto import mock_aws
 
 from components.preflight_capa import INSTANCE_PROFILES
 
+# One botocore session for every test: service models are parsed once, not per client.
+_BOTOCORE = botocore.session.get_session()
 REGION = "eu-west-1"
 PINNED_AMI = "ami-0123456789abcdef0"
 KEY_PAIR = "prod-ssh"
@@ -56,7 +59,7 @@ def fake_aws(
     try:
         # Skipping the ~1,000 AWS managed policies makes IAM start in milliseconds.
         with mock_aws(config={"iam": {"load_aws_managed_policies": False}}):
-            session = boto3.Session(region_name=REGION)
+            session = boto3.Session(region_name=REGION, botocore_session=_BOTOCORE)
             iam = session.client("iam")
             for name in profiles:
                 iam.create_instance_profile(InstanceProfileName=name)
