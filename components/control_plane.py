@@ -354,32 +354,6 @@ class HAControlPlane(pulumi.ComponentResource):
                     pulumi.ResourceOptions(ignore_changes=["spec.replicas"], depends_on=[kcp]),
                 ),
             )
-        cr(
-            f"{name}-control-plane-unhealthy",
-            capi.CLUSTER_API,
-            "MachineHealthCheck",
-            f"{name}-control-plane-unhealthy",
-            capi.machine_health_check_spec(
-                cluster=name,
-                selector={"cluster.x-k8s.io/control-plane": ""},
-                # KCP itself refuses remediation that would break etcd quorum.
-                max_unhealthy="100%",
-                startup_seconds=1200,
-            ),
-        )
-        cr(
-            f"{name}-workers-unhealthy",
-            capi.CLUSTER_API,
-            "MachineHealthCheck",
-            f"{name}-workers-unhealthy",
-            capi.machine_health_check_spec(
-                cluster=name,
-                selector={"k8s-platform.io/node-group": "workers"},
-                max_unhealthy=c.max_unhealthy_workers,
-                startup_seconds=900,
-            ),
-        )
-
         # The workload kubeconfig: read after the control plane is Available (the id is
         # derived from the KCP's id, so the read waits for it), every run.
         secret = k8s.core.v1.Secret.get(
@@ -403,12 +377,45 @@ class HAControlPlane(pulumi.ComponentResource):
         self.failure_domains = pulumi.Output.from_input(list(c.failure_domains))
         self.control_plane_metrics = True
         self.etcd_snapshots = True
-        self._workload_addons(s, c, mgmt)
+        cni = self._workload_addons(s, c, mgmt)
+        # Health checks start only once the CNI is installed: until then every node is
+        # NotReady, and remediation would recycle machines that are merely waiting.
+        cr(
+            f"{name}-control-plane-unhealthy",
+            capi.CLUSTER_API,
+            "MachineHealthCheck",
+            f"{name}-control-plane-unhealthy",
+            capi.machine_health_check_spec(
+                cluster=name,
+                selector={"cluster.x-k8s.io/control-plane": ""},
+                # KCP itself refuses remediation that would break etcd quorum.
+                max_unhealthy="100%",
+                startup_seconds=1200,
+            ),
+            depends_on=[cni],
+        )
+        cr(
+            f"{name}-workers-unhealthy",
+            capi.CLUSTER_API,
+            "MachineHealthCheck",
+            f"{name}-workers-unhealthy",
+            capi.machine_health_check_spec(
+                cluster=name,
+                selector={"k8s-platform.io/node-group": "workers"},
+                max_unhealthy=c.max_unhealthy_workers,
+                startup_seconds=900,
+            ),
+            depends_on=[cni],
+        )
 
-    def _workload_addons(self, s: ClusterSettings, c: CapiSettings, mgmt: k8s.Provider) -> None:
+    def _workload_addons(
+        self, s: ClusterSettings, c: CapiSettings, mgmt: k8s.Provider
+    ) -> pulumi.Resource:
         """CNI (+ AWS CCM) on the workload cluster; the autoscaler next to CAPI."""
         on_workload = kube.child_opts(self, self.provider)
-        kube.helm_chart("cilium", chart("cilium"), "kube-system", cilium_values(c), on_workload)
+        cni = kube.helm_chart(
+            "cilium", chart("cilium"), "kube-system", cilium_values(c), on_workload
+        )
         if c.aws is not None:
             kube.helm_chart(
                 "aws-cloud-controller-manager",
@@ -444,6 +451,7 @@ class HAControlPlane(pulumi.ComponentResource):
                 egress_ports=kube.tcp(443, 6443),
                 resource_name=f"{s.name}-cluster-autoscaler-apis",
             )
+        return cni
 
 
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:

@@ -182,6 +182,10 @@ def test_health_checks_cover_control_plane_and_workers(prod: Evaluation) -> None
     assert int(limit.rstrip("%")) < 100
     md_labels = prod.of_type(CAPI + "MachineDeployment")[0].inputs["spec"]["template"]["metadata"]
     assert workers["selector"]["matchLabels"].items() <= md_labels["labels"].items()
+    # No remediation while nodes wait for their CNI.
+    cilium = prod.chart("cilium")
+    for r in prod.of_type(CAPI + "MachineHealthCheck"):
+        assert cilium.urn in r.dependencies
 
 
 def test_kcp_waits_for_available_and_the_target_version(prod: Evaluation) -> None:
