@@ -377,7 +377,7 @@ class HAControlPlane(pulumi.ComponentResource):
         self.failure_domains = pulumi.Output.from_input(list(c.failure_domains))
         self.control_plane_metrics = True
         self.etcd_snapshots = True
-        cni = self._workload_addons(s, c, mgmt)
+        cni = self._workload_addons(s, c, mgmt, kcp)
         # Health checks start only once the CNI is installed: until then every node is
         # NotReady, and remediation would recycle machines that are merely waiting.
         cr(
@@ -409,7 +409,7 @@ class HAControlPlane(pulumi.ComponentResource):
         )
 
     def _workload_addons(
-        self, s: ClusterSettings, c: CapiSettings, mgmt: k8s.Provider
+        self, s: ClusterSettings, c: CapiSettings, mgmt: k8s.Provider, kcp: pulumi.Resource
     ) -> pulumi.Resource:
         """CNI (+ AWS CCM) on the workload cluster; the autoscaler next to CAPI."""
         on_workload = kube.child_opts(self, self.provider)
@@ -432,13 +432,13 @@ class HAControlPlane(pulumi.ComponentResource):
         # CAPI-managed kubeconfig Secret (mode kubeconfig-incluster). It keeps working
         # while the workload cluster is too full to schedule it.
         on_mgmt = kube.child_opts(self, mgmt)
-        values = autoscaler_values(s.name, c)
         kube.helm_chart(
             f"{s.name}-cluster-autoscaler",
             chart("cluster-autoscaler"),
             c.namespace,
-            values,
-            on_mgmt,
+            autoscaler_values(s.name, c),
+            # Its pods mount <cluster>-kubeconfig, which exists once the KCP is up.
+            kube.child_opts(self, mgmt, depends_on=[kcp]),
         )
         if c.create_namespace:
             kube.network_policy(

@@ -260,6 +260,7 @@ def test_cluster_autoscaler_runs_ha_next_to_capi_with_the_clusterapi_provider(
     assert values["clusterAPIKubeconfigSecret"] == "prod-kubeconfig"
     assert values["replicaCount"] == 2 and values["podDisruptionBudget"] == {"maxUnavailable": 1}
     assert ca.provider_urn == prod.one("pulumi:providers:kubernetes", "prod-management").urn
+    assert prod.one(KCP).urn in ca.dependencies  # the kubeconfig Secret it mounts exists
 
 
 def test_cilium_is_the_cni_with_ha_operator_and_hubble_metrics(prod: Evaluation) -> None:
