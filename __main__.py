@@ -3,7 +3,7 @@
 import pulumi
 
 from components import edge as edge_gw
-from components import footprint
+from components import footprint, preflight_capa
 from components import namespaces as ns
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
@@ -13,6 +13,7 @@ from components.settings import from_pulumi
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()
+preflight_capa.check(cfg)
 
 cluster = HAControlPlane("cluster", HAControlPlaneArgs(settings=cfg.cluster))
 
@@ -69,6 +70,8 @@ pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("kubernetesVersion", cluster.kubernetes_version)
 pulumi.export("controlPlaneReplicas", cluster.control_plane_replicas)
 pulumi.export("failureDomains", cluster.failure_domains)
+pulumi.export("controlPlaneMetrics", cluster.control_plane_metrics)
+pulumi.export("etcdSnapshots", cluster.etcd_snapshots)
 pulumi.export("platformNamespaces", security.namespaces)
 pulumi.export("tenantNamespaces", security.tenant_namespaces)
 pulumi.export("clusterIssuer", security.cluster_issuer)

@@ -48,7 +48,16 @@ CHARTS: dict[str, ChartRef] = {
         ),
         ChartRef("snapshot-controller", "5.2.0", "https://piraeus.io/helm-charts/"),
         ChartRef("cilium", "1.20.0", "https://helm.cilium.io/"),
-        ChartRef("cluster-autoscaler", "9.50.1", "https://kubernetes.github.io/autoscaler"),
+        # Verified: kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0 (2026-07-21),
+        # app v1.35.0; chart now lives in cluster-autoscaler/charts/cluster-autoscaler.
+        ChartRef("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler"),
+        # Verified: kubernetes/cloud-provider-aws tag
+        # helm-chart-aws-cloud-controller-manager-0.0.11 (AWS CCM for cloud-provider=external).
+        ChartRef(
+            "aws-cloud-controller-manager",
+            "0.0.11",
+            "https://kubernetes.github.io/cloud-provider-aws",
+        ),
         ChartRef("gateway-helm", "v1.9.0", "oci://docker.io/envoyproxy"),
     )
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.aws_stub import SatisfiedAccount
 from tools.offline import Evaluation, evaluate
 
 
@@ -13,8 +14,11 @@ def dev() -> Evaluation:
 
 
 @pytest.fixture(scope="session")
-def prod() -> Evaluation:
-    return evaluate("prod")
+def prod(aws_account: SatisfiedAccount) -> Evaluation:
+    before = aws_account.calls
+    evaluation = evaluate("prod")
+    assert aws_account.calls > before, "the prod stack's AWS preflight did not run"
+    return evaluation
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

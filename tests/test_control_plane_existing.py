@@ -16,10 +16,11 @@ def test_dev_uses_the_current_context_of_the_default_kubeconfig(dev: Evaluation)
     assert dev.outputs["apiEndpoint"] == "https://127.0.0.1:6443"
 
 
-def test_a_named_context_is_used_and_its_endpoint_exported(prod: Evaluation) -> None:
-    provider = prod.one("pulumi:providers:kubernetes")
+def test_a_named_context_is_used_and_its_endpoint_exported() -> None:
+    named = evaluate("dev", {"cluster.context": "prod-admin"})
+    provider = named.one("pulumi:providers:kubernetes")
     assert provider.inputs["context"] == "prod-admin"
-    assert prod.outputs["apiEndpoint"] == "https://prod-api.example.com:6443"
+    assert named.outputs["apiEndpoint"] == "https://prod-api.example.com:6443"
 
 
 def test_the_provider_identifier_is_the_cluster_name_not_the_kubeconfig(dev: Evaluation) -> None:

@@ -166,9 +166,7 @@ def test_grafana_is_routed_and_its_public_url_is_a_stack_output(prod: Evaluation
     (route,) = [r for r in only(prod, HTTPROUTE) if r.k8s_name == "grafana"]
     assert route.namespace == "monitoring"
     assert spec(route)["hostnames"] == ["grafana.platform.example.com"]
-    assert spec(route)["rules"][0]["backendRefs"] == [
-        {"name": "kps-grafana", "port": 80}
-    ]
+    assert spec(route)["rules"][0]["backendRefs"] == [{"name": "kps-grafana", "port": 80}]
     assert "gatewayAddress" in prod.outputs
 
 

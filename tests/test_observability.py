@@ -57,24 +57,6 @@ def prod_creds() -> Evaluation:
     return evaluate("prod", WITH_CREDENTIALS)
 
 
-@pytest.fixture(scope="module")
-def capi_like() -> Evaluation:
-    """The component with control-plane metrics on (what capi mode passes)."""
-    import components.control_plane as cp
-
-    original = cp.HAControlPlane.__init__
-
-    def patched(self: Any, *a: Any, **kw: Any) -> None:
-        original(self, *a, **kw)
-        self.control_plane_metrics = True
-
-    cp.HAControlPlane.__init__ = patched  # type: ignore[method-assign]
-    try:
-        return evaluate("dev")
-    finally:
-        cp.HAControlPlane.__init__ = original  # type: ignore[method-assign]
-
-
 def unwrap(value: Any) -> Any:
     """A secret input is recorded as the engine's secret envelope; return what it wraps."""
     if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
@@ -152,10 +134,11 @@ def test_a_retention_size_too_close_to_the_volume_is_rejected() -> None:
 
 
 def test_control_plane_targets_are_scraped_only_where_reachable(
-    stack: Evaluation, capi_like: Evaluation
+    dev: Evaluation, prod: Evaluation
 ) -> None:
-    # existing-mode stacks (kind, managed): no etcd/scheduler/controller-manager targets
-    for ev, expected in ((stack, False), (capi_like, True)):
+    # existing mode (kind, managed): no etcd/scheduler/controller-manager targets, so no
+    # permanent false alerts; capi mode (prod) binds them where Prometheus can reach them.
+    for ev, expected in ((dev, False), (prod, True)):
         kps = values(ev, "kps")
         for target in ("kubeEtcd", "kubeScheduler", "kubeControllerManager"):
             assert kps[target]["enabled"] is expected, target
@@ -225,6 +208,8 @@ def test_receiver_credentials_live_only_in_a_kubernetes_secret(prod_creds: Evalu
 def test_no_plaintext_credential_in_any_chart_values(
     dev: Evaluation, prod: Evaluation, prod_creds: Evaluation
 ) -> None:
+    # Keys whose value is the *name* of a Kubernetes Secret, not a credential.
+    SECRET_NAME_KEYS = {"existingSecret", "clusterAPIKubeconfigSecret"}
     credential_key = re.compile(
         r"(password|secret|apikey|api_key|token|routing_key|accesskey|secretaccesskey)$", re.I
     )
@@ -237,7 +222,7 @@ def test_no_plaintext_credential_in_any_chart_values(
                 leaf = path.rsplit(".", 1)[-1]
                 if credential_key.search(leaf) and isinstance(node, str) and node:
                     # only references: env placeholders or names of Secrets
-                    assert node.startswith("${") or leaf in {"existingSecret"}, (
+                    assert node.startswith("${") or leaf in SECRET_NAME_KEYS, (
                         f"{ev.stack}/{c.name}: {path}={node!r}"
                     )
 

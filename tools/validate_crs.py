@@ -1,20 +1,21 @@
-"""Validate rendered custom resources against their CRDs' openAPIV3Schema.
+"""Validate custom resources against the openAPIV3Schema of their CRDs, offline.
 
-    python tools/validate_crs.py --crds DIR FILE_OR_DIR...
+    python tools/validate_crs.py --crds DIR [--allow-no-schema] FILES_OR_DIRS...
 
-For each custom resource: its apiVersion/kind must be defined by a CRD in DIR, that
-version must be served, the object must satisfy the version's schema (jsonschema,
-Draft 7, after the OpenAPI -> JSON Schema tweaks below) and may not carry fields the
-schema does not declare (CRDs rarely say additionalProperties: false). CEL rules
-(x-kubernetes-validations) and admission webhooks are not evaluated.
-A missing CRD directory is an error, not a skip.
+kubernetes-validate knows no custom resources, so this checks them against the CRDs
+themselves (any group: CAPI, cert-manager, Velero, Gateway API, prometheus-operator...):
+the apiVersion must be served, the object must satisfy the schema (jsonschema, Draft 7)
+and every field must be declared (CRDs rarely set additionalProperties: false, so an
+explicit walk reports UNKNOWN FIELD). CEL rules and admission webhooks are not evaluated.
+Exit status 1 with one line per error; 2 when the CRD directory is missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,42 +23,76 @@ import jsonschema
 import yaml
 
 
-class CrdLoader(yaml.SafeLoader):
-    """A bare `=` enum item parses as tag:yaml.org,2002:value; read it as a string."""
+class CrdLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A bare `=` (an enum item in some CRDs) parses as the YAML 'value' tag."""
 
 
-CrdLoader.add_constructor(
-    "tag:yaml.org,2002:value",
-    CrdLoader.construct_yaml_str,  # type: ignore[type-var]
-)
+CrdLoader.add_constructor("tag:yaml.org,2002:value", CrdLoader.construct_yaml_str)
 
-Key = tuple[str, str]
+Key = tuple[str, str]  # (apiVersion, kind)
 
 
-def load_crds(directory: Path) -> dict[Key, tuple[dict[str, Any], bool]]:
-    out: dict[Key, tuple[dict[str, Any], bool]] = {}
-    for file in sorted(directory.glob("*.y*ml")):
-        for crd in yaml.load_all(file.read_text(), Loader=CrdLoader):
+class CrdSchemas:
+    """The CRDs in a directory, parsed lazily: a cheap text index maps each kind to its
+    file, and a file is parsed only when an object of that kind is validated."""
+
+    def __init__(self, crds_dir: str | Path) -> None:
+        root = Path(crds_dir)
+        if not root.is_dir():
+            raise FileNotFoundError(f"CRD directory {root} does not exist")
+        self.schemas: dict[Key, tuple[dict[str, Any], bool]] = {}
+        self.kinds: dict[str, set[str]] = {}
+        self._pending: dict[str, list[Path]] = {}
+        for path in sorted(root.glob("*.y*ml")):
+            text = path.read_text()
+            kinds = _KIND.findall(text)
+            if kinds and text.count("kind: CustomResourceDefinition") == 1:
+                self._pending.setdefault(kinds[0], []).append(path)
+            else:
+                self._parse(text)
+
+    def _parse(self, text: str) -> None:
+        for crd in yaml.load_all(text, Loader=CrdLoader):
             if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
             for v in crd["spec"]["versions"]:
+                api = f"{group}/{v['name']}"
                 schema = (v.get("schema") or {}).get("openAPIV3Schema") or {}
-                out[(f"{group}/{v['name']}", kind)] = (schema, bool(v.get("served", False)))
-    return out
+                self.schemas[(api, kind)] = (clean(schema), bool(v.get("served")))
+                self.kinds.setdefault(kind, set()).add(api)
+
+    def has_kind(self, kind: str) -> bool:
+        for path in self._pending.pop(kind, []):
+            self._parse(path.read_text())
+        return kind in self.kinds
+
+    def lookup(self, api_version: str, kind: str) -> tuple[dict[str, Any], bool] | None:
+        self.has_kind(kind)
+        return self.schemas.get((api_version, kind))
+
+    def load_all(self) -> None:
+        for kind in list(self._pending):
+            self.has_kind(kind)
 
 
-def clean(s: Any) -> Any:
-    """OpenAPI v3 -> JSON Schema: drop CEL, honour int-or-string and nullable."""
-    if isinstance(s, dict):
-        s = {k: clean(v) for k, v in s.items() if k != "x-kubernetes-validations"}
-        if s.get("x-kubernetes-int-or-string"):
-            s.pop("type", None)
-            s.pop("anyOf", None)
-        if s.get("nullable") and isinstance(s.get("type"), str):
-            s["type"] = [s["type"], "null"]
-        return s
-    return [clean(x) for x in s] if isinstance(s, list) else s
+# `spec.names.kind` of a CRD file (indentation as every generator writes it).
+_KIND = re.compile(r"^  names:\n(?:    .*\n)*?    kind: ['\"]?(\w+)", re.MULTILINE)
+
+
+def clean(schema: Any) -> Any:
+    """OpenAPI v3 (structural) -> JSON Schema: drop CEL, int-or-string, nullable."""
+    if isinstance(schema, dict):
+        out = {k: clean(v) for k, v in schema.items() if k != "x-kubernetes-validations"}
+        if out.get("x-kubernetes-int-or-string"):
+            out.pop("type", None)
+            out.pop("anyOf", None)
+        if out.get("nullable") and isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        return out
+    if isinstance(schema, list):
+        return [clean(x) for x in schema]
+    return schema
 
 
 def unknown_fields(obj: Any, schema: dict[str, Any], path: str) -> Iterator[str]:
@@ -74,52 +109,96 @@ def unknown_fields(obj: Any, schema: dict[str, Any], path: str) -> Iterator[str]
             elif isinstance(extra, dict):
                 yield from unknown_fields(value, extra, f"{path}.{key}")
             elif props is not None and extra is not True:
-                yield f"{path}.{key}"
+                yield f"UNKNOWN FIELD {path}.{key}"
     elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(obj):
             yield from unknown_fields(item, schema["items"], f"{path}[{i}]")
 
 
-def documents(paths: list[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
-    for p in paths:
-        files = sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
-        for f in files:
-            for doc in yaml.safe_load_all(f.read_text()):
-                if isinstance(doc, dict):
-                    yield f, doc
+def _where(path: Iterable[Any]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
 
 
-def validate(doc: dict[str, Any], crds: dict[Key, tuple[dict[str, Any], bool]]) -> list[str]:
-    key = (str(doc.get("apiVersion")), str(doc.get("kind")))
-    if key not in crds:
-        return [f"no CRD defines {key[1]} {key[0]}"]
-    schema, served = crds[key]
-    errors = [] if served else [f"{key[0]} {key[1]} is not a served version"]
-    validator = jsonschema.Draft7Validator(clean(schema))
-    for e in validator.iter_errors(doc):
-        errors.append(f"{'.'.join(map(str, e.path)) or '<root>'}: {e.message}")
-    errors += [f"UNKNOWN FIELD {f}" for f in unknown_fields(doc, schema, key[1])]
+def validate_document(
+    doc: dict[str, Any], crds: CrdSchemas, *, allow_no_schema: bool = False, source: str = ""
+) -> list[str]:
+    api, kind = doc.get("apiVersion", ""), doc.get("kind", "")
+    name = (doc.get("metadata") or {}).get("name", "?")
+    label = f"{source}{': ' if source else ''}{kind}/{name} ({api})"
+    found = crds.lookup(api, kind)
+    if found is None:
+        if crds.has_kind(kind):
+            defined = ", ".join(sorted(crds.kinds[kind]))
+            return [f"{label}: version {api} not defined by the CRD (defined: {defined})"]
+        return [] if allow_no_schema else [f"{label}: no schema (no CRD for this kind)"]
+    schema, served = found
+    if not served:
+        return [f"{label}: {api} is not served by the CRD"]
+    errors = [
+        f"{label}: {kind}{_where(e.absolute_path)}: {e.message}"
+        for e in jsonschema.Draft7Validator(schema).iter_errors(doc)
+    ]
+    body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+    errors += [f"{label}: {u}" for u in unknown_fields(body, schema, kind)]
     return errors
 
 
+def validate_documents(
+    docs: Iterable[dict[str, Any]], crds_dir: str | Path, *, allow_no_schema: bool = False
+) -> list[str]:
+    """Importable entry point: one message per error (empty list = all valid)."""
+    crds = CrdSchemas(crds_dir)
+    errors: list[str] = []
+    for doc in docs:
+        errors += validate_document(doc, crds, allow_no_schema=allow_no_schema)
+    return errors
+
+
+def _files(targets: Iterable[str]) -> Iterator[Path]:
+    for t in targets:
+        p = Path(t)
+        if p.is_dir():
+            yield from sorted(x for x in p.rglob("*") if x.suffix in (".yaml", ".yml"))
+        else:
+            yield p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--crds", required=True, type=Path, help="directory of CRD YAML files")
-    parser.add_argument("paths", nargs="*", type=Path, help="custom resource files or dirs")
-    args = parser.parse_args(argv)
-    if not args.crds.is_dir():
-        print(f"ERROR CRD directory {args.crds} does not exist", file=sys.stderr)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--crds", required=True, help="directory of CRD YAML files")
+    parser.add_argument(
+        "--allow-no-schema",
+        action="store_true",
+        help="skip objects whose kind has no CRD in --crds (default: report as an error)",
+    )
+    parser.add_argument("targets", nargs="+", help="YAML files or directories")
+    opts = parser.parse_args(argv)
+    try:
+        crds = CrdSchemas(opts.crds)
+    except FileNotFoundError as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
         return 2
-    crds = load_crds(args.crds)
-    count = failed = 0
-    for file, doc in documents(args.paths):
-        count += 1
-        name = (doc.get("metadata") or {}).get("name")
-        for err in validate(doc, crds):
-            failed += 1
-            print(f"ERROR {file}: {doc.get('kind')}/{name}: {err}")
-    print(f"validate_crs: {count} custom resources, {failed} errors ({len(crds)} CRD versions)")
-    return 1 if failed else 0
+    errors: list[str] = []
+    count = 0
+    for path in _files(opts.targets):
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        except (OSError, yaml.YAMLError) as exc:
+            errors.append(f"{path}: cannot read: {exc}")
+            continue
+        for doc in docs:
+            count += 1
+            errors += validate_document(
+                doc, crds, allow_no_schema=opts.allow_no_schema, source=str(path)
+            )
+    for line in errors:
+        print(line)
+    if not errors:
+        print(f"OK {count} object(s) valid")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,417 @@
+"""Pure builders for the Cluster API objects of HAControlPlane's `capi` mode.
+
+Nothing here registers a resource: each function returns the `spec` (plain data) of one
+object, so tests can check shapes and hashes without Pulumi. The infrastructure kinds
+(AWS* for CAPA, Dev* for CAPD) are parameters of the builders.
+
+Version pins live here and nowhere else (docs/capi.md explains them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+# ---- pins ----------------------------------------------------------------------------
+CAPI_VERSION = "v1.14.0"
+"""Cluster API core + kubeadm bootstrap/control-plane providers on the management cluster."""
+CAPA_VERSION = "v2.11.1"
+"""Cluster API Provider AWS. Declares contract v1beta1; works with a v1beta2 core while
+CAPI still honours `status.ready` (until CAPI v1.16)."""
+CAPI_WORKLOAD_MINORS = range(31, 37)
+"""Workload Kubernetes minors CAPI v1.14 supports: v1.31..v1.36."""
+
+CLUSTER_API = "cluster.x-k8s.io/v1beta2"
+CONTROL_PLANE_API = "controlplane.cluster.x-k8s.io/v1beta2"
+BOOTSTRAP_API = "bootstrap.cluster.x-k8s.io/v1beta2"
+INFRA_API = "infrastructure.cluster.x-k8s.io/v1beta2"
+"""CAPA's own v1beta2 (AWSCluster, AWSMachineTemplate) and CAPD's Dev* kinds."""
+
+AWS = "aws"
+DOCKER = "docker"
+INFRASTRUCTURES = (AWS, DOCKER)
+
+# Paths on control-plane nodes.
+ENC_DIR = "/etc/kubernetes/enc"
+ENC_FILE = f"{ENC_DIR}/encryption-config.yaml"
+ENC_KEY = "encryption-config.yaml"
+AUDIT_DIR = "/etc/kubernetes/audit"
+AUDIT_POLICY = f"{AUDIT_DIR}/policy.yaml"
+AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+POOL_LABEL = "k8s-platform.io/pool"
+AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
+AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+
+
+@dataclass(frozen=True)
+class InfraKinds:
+    cluster: str
+    machine_template: str
+
+
+INFRA_KINDS = {
+    AWS: InfraKinds("AWSCluster", "AWSMachineTemplate"),
+    # CAPI >= v1.13 test provider kinds (DockerCluster/DockerMachineTemplate are deprecated).
+    DOCKER: InfraKinds("DevCluster", "DevMachineTemplate"),
+}
+
+
+def spec_hash(spec: Any) -> str:
+    """Short content hash: a template's name changes whenever its spec changes, because
+    CAPI machine templates are immutable (CAPA rejects in-place edits)."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def ref(api_version: str, kind: str, name: str) -> dict[str, str]:
+    """v1beta2 object reference: apiGroup, never apiVersion/namespace."""
+    return {"apiGroup": api_version.split("/", maxsplit=1)[0], "kind": kind, "name": name}
+
+
+def args(**pairs: str) -> list[dict[str, str]]:
+    """v1beta2 `extraArgs`: a list of {name, value}; keyword underscores become dashes."""
+    return [{"name": k.replace("_", "-"), "value": v} for k, v in pairs.items()]
+
+
+# ---- files delivered to control-plane nodes -----------------------------------------
+
+
+def encryption_config(key_base64: str) -> str:
+    """EncryptionConfiguration: secretbox first (writes), identity last (reads old data)."""
+    doc = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "EncryptionConfiguration",
+        "resources": [
+            {
+                "resources": ["secrets"],
+                "providers": [
+                    {"secretbox": {"keys": [{"name": "key1", "secret": key_base64}]}},
+                    {"identity": {}},
+                ],
+            }
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+HEALTH_PATHS = ["/healthz*", "/readyz*", "/livez*", "/version", "/metrics"]
+WRITE_VERBS = ["create", "update", "patch", "delete", "deletecollection"]
+
+
+def audit_policy() -> str:
+    """First matching rule wins, so secrets are logged at Metadata even on writes (their
+    content never reaches the audit log) before the generic Request rule for writes."""
+    doc = {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "None", "nonResourceURLs": HEALTH_PATHS},
+            # Watch streams from kube-proxy, kubelets and controllers: volume, no signal.
+            {"level": "None", "verbs": ["watch"]},
+            {
+                "level": "None",
+                "users": ["system:kube-scheduler", "system:kube-controller-manager"],
+                "verbs": ["get", "update"],
+                "resources": [
+                    {"group": "coordination.k8s.io", "resources": ["leases"]},
+                    {"group": "", "resources": ["endpoints"]},
+                ],
+            },
+            {"level": "None", "resources": [{"group": "", "resources": ["events"]}]},
+            {
+                "level": "Metadata",
+                "resources": [
+                    {"group": "", "resources": ["secrets", "configmaps"]},
+                    {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
+                ],
+            },
+            {"level": "Request", "verbs": WRITE_VERBS},
+            {"level": "Metadata"},
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+# ---- infrastructure ----------------------------------------------------------------
+
+
+def aws_cluster_spec(
+    *,
+    region: str,
+    ssh_key_name: str,
+    zones: tuple[str, ...],
+    api_cidrs: tuple[str, ...],
+    bastion: bool,
+) -> dict[str, Any]:
+    return {
+        "region": region,
+        "sshKeyName": ssh_key_name,
+        "network": {
+            "vpc": {
+                "cidrBlock": "10.0.0.0/16",
+                "availabilityZoneUsageLimit": len(zones),
+                "availabilityZoneSelection": "Ordered",
+            },
+        },
+        "controlPlaneLoadBalancer": {
+            "loadBalancerType": "nlb",
+            "scheme": "internet-facing",
+            "healthCheckProtocol": "HTTPS",
+            # Custom rules replace CAPA's default 0.0.0.0/0; the list always carries the
+            # management cluster's egress CIDRs or CAPI loses its own API access.
+            "ingressRules": [
+                {
+                    "description": "Kubernetes API (allow-list + management cluster)",
+                    "protocol": "tcp",
+                    "fromPort": 6443,
+                    "toPort": 6443,
+                    "cidrBlocks": list(api_cidrs),
+                }
+            ],
+        },
+        "bastion": {"enabled": bastion},
+    }
+
+
+def dev_cluster_spec(failure_domains: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "backend": {
+            "docker": {
+                "failureDomains": [{"name": fd, "controlPlane": True} for fd in failure_domains]
+            }
+        }
+    }
+
+
+def aws_machine_template_spec(
+    *, instance_type: str, profile: str, ssh_key_name: str, ami_id: str, root_gb: int
+) -> dict[str, Any]:
+    return {
+        "template": {
+            "spec": {
+                "instanceType": instance_type,
+                "iamInstanceProfile": profile,
+                "sshKeyName": ssh_key_name,
+                "ami": {"id": ami_id},
+                "rootVolume": {"size": root_gb, "encrypted": True},
+                # IMDSv2 only; hop limit 2 keeps IMDS reachable from hostNetwork pods.
+                "instanceMetadataOptions": {
+                    "httpTokens": "required",
+                    "httpPutResponseHopLimit": 2,
+                    "httpEndpoint": "enabled",
+                },
+            }
+        }
+    }
+
+
+def dev_machine_template_spec(*, control_plane: bool) -> dict[str, Any]:
+    docker: dict[str, Any] = {}
+    if control_plane:
+        docker["extraMounts"] = [
+            {"containerPath": "/var/run/docker.sock", "hostPath": "/var/run/docker.sock"}
+        ]
+    return {"template": {"spec": {"backend": {"docker": docker}}}}
+
+
+# ---- control plane -----------------------------------------------------------------
+
+
+def kubeadm_control_plane_spec(
+    *,
+    replicas: int,
+    version: str,
+    infra_kind: str,
+    template_name: str,
+    encryption_secret: str,
+    external_cloud: bool,
+    extra_sans: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    cloud = args(cloud_provider="external") if external_cloud else []
+    node_registration: dict[str, Any] = {"kubeletExtraArgs": cloud} if cloud else {}
+    if external_cloud:
+        # CAPA: the node name must match the EC2 private DNS name.
+        node_registration["name"] = "{{ ds.meta_data.local_hostname }}"
+    api_server: dict[str, Any] = {
+        "extraArgs": args(
+            encryption_provider_config=ENC_FILE,
+            audit_policy_file=AUDIT_POLICY,
+            audit_log_path=f"{AUDIT_LOG_DIR}/audit.log",
+            audit_log_maxage="30",
+            audit_log_maxbackup="10",
+            audit_log_maxsize="100",
+            profiling="false",
+        ),
+        "extraVolumes": [
+            {
+                "name": "encryption-config",
+                "hostPath": ENC_DIR,
+                "mountPath": ENC_DIR,
+                "readOnly": True,
+                "pathType": "DirectoryOrCreate",
+            },
+            {
+                "name": "audit-policy",
+                "hostPath": AUDIT_DIR,
+                "mountPath": AUDIT_DIR,
+                "readOnly": True,
+                "pathType": "DirectoryOrCreate",
+            },
+            {
+                "name": "audit-logs",
+                "hostPath": AUDIT_LOG_DIR,
+                "mountPath": AUDIT_LOG_DIR,
+                "readOnly": False,
+                "pathType": "DirectoryOrCreate",
+            },
+        ],
+    }
+    if extra_sans:
+        api_server["certSANs"] = list(extra_sans)
+    return {
+        "replicas": replicas,
+        "version": version,
+        "machineTemplate": {
+            "spec": {"infrastructureRef": ref(INFRA_API, infra_kind, template_name)}
+        },
+        # One new machine at a time, etcd member removed before the old one goes: quorum
+        # holds throughout. Machines are also renewed 21 days before certificates expire.
+        "rollout": {
+            "before": {"certificatesExpiryDays": 21},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+        },
+        "remediation": {
+            "maxRetry": 3,
+            "retryPeriodSeconds": 300,
+            "minHealthyPeriodSeconds": 3600,
+        },
+        "kubeadmConfigSpec": {
+            "files": [
+                {
+                    "path": ENC_FILE,
+                    "owner": "root:root",
+                    "permissions": "0600",
+                    "contentFrom": {"secret": {"name": encryption_secret, "key": ENC_KEY}},
+                },
+                {
+                    "path": AUDIT_POLICY,
+                    "owner": "root:root",
+                    "permissions": "0600",
+                    "content": audit_policy(),
+                },
+            ],
+            "clusterConfiguration": {
+                "apiServer": api_server,
+                # Metrics for Prometheus: bind to all interfaces (HTTPS + authn/authz for
+                # controller-manager and scheduler; etcd's plain-HTTP metrics port only).
+                "controllerManager": {"extraArgs": args(bind_address="0.0.0.0") + cloud},
+                "scheduler": {"extraArgs": args(bind_address="0.0.0.0")},
+                "etcd": {
+                    "local": {
+                        "extraArgs": args(
+                            listen_metrics_urls="http://0.0.0.0:2381",
+                            quota_backend_bytes=str(8 * 2**30),
+                        )
+                    }
+                },
+            },
+            # CAPD needs no node registration tweaks (and the CRD rejects an empty one).
+            **(
+                {
+                    "initConfiguration": {"nodeRegistration": node_registration},
+                    "joinConfiguration": {"nodeRegistration": node_registration},
+                }
+                if node_registration
+                else {}
+            ),
+        },
+    }
+
+
+def kubeadm_config_template_spec(*, external_cloud: bool) -> dict[str, Any]:
+    node_registration: dict[str, Any] = {}
+    if external_cloud:
+        node_registration = {
+            "name": "{{ ds.meta_data.local_hostname }}",
+            "kubeletExtraArgs": args(cloud_provider="external"),
+        }
+    else:
+        # CAPD: the docker host's disk usage must not evict pods.
+        node_registration = {
+            "kubeletExtraArgs": args(eviction_hard="nodefs.available<0%,imagefs.available<0%")
+        }
+    return {"template": {"spec": {"joinConfiguration": {"nodeRegistration": node_registration}}}}
+
+
+def machine_deployment_spec(
+    *,
+    cluster: str,
+    pool: str,
+    version: str,
+    failure_domain: str,
+    bootstrap_template: str,
+    infra_kind: str,
+    infra_template: str,
+) -> dict[str, Any]:
+    labels = {"cluster.x-k8s.io/cluster-name": cluster, POOL_LABEL: pool}
+    # No `replicas`: CAPI defaults it from the autoscaler min-size annotation and the
+    # autoscaler owns it afterwards; Pulumi must never reset it.
+    return {
+        "clusterName": cluster,
+        "selector": {"matchLabels": labels},
+        "rollout": {
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            }
+        },
+        "template": {
+            "metadata": {"labels": {**labels, "k8s-platform.io/node-group": "workers"}},
+            "spec": {
+                "clusterName": cluster,
+                "version": version,
+                "failureDomain": failure_domain,
+                "bootstrap": {
+                    "configRef": ref(BOOTSTRAP_API, "KubeadmConfigTemplate", bootstrap_template)
+                },
+                "infrastructureRef": ref(INFRA_API, infra_kind, infra_template),
+            },
+        },
+    }
+
+
+NODE_NOT_READY = [
+    {"type": "Ready", "status": "Unknown", "timeoutSeconds": 300},
+    {"type": "Ready", "status": "False", "timeoutSeconds": 300},
+]
+
+
+def machine_health_check_spec(
+    *, cluster: str, selector: dict[str, str], max_unhealthy: str, startup_seconds: int
+) -> dict[str, Any]:
+    return {
+        "clusterName": cluster,
+        "selector": {"matchLabels": selector},
+        "checks": {
+            "nodeStartupTimeoutSeconds": startup_seconds,
+            "unhealthyNodeConditions": NODE_NOT_READY,
+        },
+        "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": max_unhealthy}},
+    }
+
+
+def cluster_spec(
+    *, name: str, infra_kind: str, pods_cidr: str, services_cidr: str
+) -> dict[str, Any]:
+    return {
+        "clusterNetwork": {
+            "pods": {"cidrBlocks": [pods_cidr]},
+            "services": {"cidrBlocks": [services_cidr]},
+        },
+        "controlPlaneRef": ref(CONTROL_PLANE_API, "KubeadmControlPlane", f"{name}-control-plane"),
+        "infrastructureRef": ref(INFRA_API, infra_kind, name),
+    }
