@@ -7,7 +7,9 @@ STACK ?= dev
 STACKS := dev prod
 RENDERED := build/rendered
 # CRD schemas for validate-crs; the second candidate finds them from a git worktree.
-CRDS_DIR ?= $(firstword $(wildcard ../shared/reference/crds ../../shared/reference/crds) ../shared/reference/crds)
+# CRD schemas for custom resources (CI: the shared reference beside the clone).
+CRDS_DIR ?= $(abspath ../shared/reference/crds)
+export CRDS_DIR
 CHECKOV_VENV := .venv-checkov
 CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 # Local file backend: no Pulumi Cloud account needed for dev.

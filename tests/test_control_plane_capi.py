@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +11,7 @@ import yaml
 from components import capi_objects as capi
 from components.settings import SettingsError, load
 from tools.offline import (
+    CRDS_DIR,
     FAKE_WORKLOAD_KUBECONFIG,
     FIXTURE_KUBECONFIG,
     SIG_KEY,
@@ -24,7 +23,7 @@ from tools.offline import (
 from tools.validate_crs import validate_documents
 
 # The upstream reference (CRDs, chart values); override where it lives elsewhere.
-REFERENCE = Path(os.environ.get("K8SPLATFORM_REFERENCE", "/work/shared/reference"))
+REFERENCE = CRDS_DIR.parent
 CRDS = REFERENCE / "crds"
 CAPI = "kubernetes:cluster.x-k8s.io/v1beta2:"
 INFRA = "kubernetes:infrastructure.cluster.x-k8s.io/v1beta2:"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -13,9 +12,16 @@ import yaml
 from components.namespaces import POLICY_EXEMPT_NAMESPACES
 from components.security import TENANT_LABEL, cluster_policies
 from components.settings import SettingsError, load
-from tools.offline import FIXTURE_KUBECONFIG, Evaluation, Resource, apply_overrides, stack_config
+from tools.offline import (
+    CRDS_DIR,
+    FIXTURE_KUBECONFIG,
+    Evaluation,
+    Resource,
+    apply_overrides,
+    stack_config,
+)
 
-CRDS = Path("/work/shared/reference/crds")
+CRDS = CRDS_DIR
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PSA = "pod-security.kubernetes.io"

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tools.offline import CRDS_DIR
 from tools.validate_crs import main, validate_documents
 
-CRDS = Path(os.environ.get("K8SPLATFORM_REFERENCE", "/work/shared/reference")) / "crds"
+CRDS = CRDS_DIR
 
 
 def kcp(**spec: Any) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from pulumi.runtime.sync_await import _sync_await
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "k8s-platform"
 FIXTURE_KUBECONFIG = ROOT / "tests" / "fixtures" / "kubeconfig.yaml"
+CRDS_DIR = Path(os.environ.get("CRDS_DIR", ROOT.parent / "shared" / "reference" / "crds"))
+"""CRD schemas to validate custom resources against (CI: ../shared/reference/crds)."""
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 DELETE = object()
