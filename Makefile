@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := dev prod
 RENDERED := build/rendered
-# CRD schemas for validate-crs; the second candidate finds them from a git worktree.
 # CRD schemas for custom resources (CI: the shared reference beside the clone).
 CRDS_DIR ?= $(abspath ../shared/reference/crds)
 export CRDS_DIR
