@@ -88,6 +88,10 @@ DEFAULT_KUBERNETES_VERSION = "v1.35.0"
 SUPPORTED_MINORS = range(31, 37)
 
 
+PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight",)
+"""Settings that turn off the cloud preflights (previews and renders without credentials)."""
+
+
 class SettingsError(pulumi.RunError):
     """Raised with every problem at once. A RunError prints without a traceback."""
 

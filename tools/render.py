@@ -26,6 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components import footprint
+from components.settings import PREFLIGHT_SWITCHES
 from tools.offline import Evaluation, Resource, evaluate, manifest
 
 REDACTED = "<redacted>"
@@ -62,7 +63,16 @@ def redact(doc: Any, path: str) -> None:
             return
     inside_list = isinstance(node, list) and isinstance(leaf, int) and leaf < len(node)
     if inside_list or (isinstance(node, dict) and leaf in node):
-        node[leaf] = REDACTED
+        node[leaf] = _blank(node[leaf])
+
+
+def _blank(value: Any) -> Any:
+    """Keep the shape (a map stays a map with its keys) so the object still validates."""
+    if isinstance(value, dict):
+        return {k: _blank(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank(v) for v in value]
+    return REDACTED
 
 
 def object_doc(r: Resource) -> dict[str, Any]:
@@ -123,7 +133,8 @@ def _dump(doc: Any) -> str:
 
 
 def render(stack: str, out: Path) -> dict[str, Any]:
-    ev = evaluate(stack)
+    # Offline by definition: the cloud preflights (which need credentials) are skipped.
+    ev = evaluate(stack, dict.fromkeys(PREFLIGHT_SWITCHES, False))
     for sub in ("k8s", "crs", "charts"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
