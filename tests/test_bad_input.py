@@ -88,6 +88,103 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"observability.metricsServer.replica": 2}, "observability.metricsServer.replica", "dev"),
     # a key the stack file sets, removed: still valid (defaults), so pair it with a bad one
     ({"security": DELETE, "cluster.mode": "gke"}, "cluster.mode", "prod"),
+    # --- HAControlPlane capi mode (prod) ---
+    ({"cluster.capi.controlPlane.replicas": 4}, "cluster.capi.controlPlane.replicas", "prod"),
+    ({"cluster.capi.controlPlane.replicas": 1}, "cluster.capi.controlPlane.replicas", "prod"),
+    ({"cluster.capi.controlPlane.replicas": "3"}, "cluster.capi.controlPlane.replicas", "prod"),
+    ({"cluster.capi.infrastructure": "azure"}, "cluster.capi.infrastructure", "prod"),
+    ({"cluster.capi.aws.region": "Europe"}, "cluster.capi.aws.region", "prod"),
+    ({"cluster.capi.aws.amiId": "ubuntu-22.04"}, "cluster.capi.aws.amiId", "prod"),
+    (
+        {"cluster.capi.aws.apiAllowedCidrs": ["0.0.0.0/0"]},
+        "cluster.capi.aws.apiAllowedCidrs",
+        "prod",
+    ),
+    (
+        {"cluster.capi.aws.apiAllowedCidrs": ["10.0.0.1/8"]},
+        "cluster.capi.aws.apiAllowedCidrs[0]",
+        "prod",
+    ),
+    (
+        {"cluster.capi.aws.managementEgressCidrs": []},
+        "cluster.capi.aws.managementEgressCidrs",
+        "prod",
+    ),
+    (
+        {"cluster.capi.aws.availabilityZones": ["eu-west-1a", "eu-west-1b"]},
+        "cluster.capi.aws.availabilityZones",
+        "prod",
+    ),
+    ({"cluster.capi.workers.maxUnhealthy": "100%"}, "cluster.capi.workers.maxUnhealthy", "prod"),
+    ({"cluster.capi.workers.instanceType": "large"}, "cluster.capi.workers.instanceType", "prod"),
+    ({"cluster.capi.managementContext": DELETE}, "cluster.capi.managementContext", "prod"),
+    ({"cluster.kubernetesVersion": "v1.30.4"}, "cluster.kubernetesVersion", "prod"),
+    ({"cluster.capi.aws.bastion": "yes"}, "cluster.capi.aws.bastion", "prod"),
+    # --- SecurityBaseline ---
+    ({"security.admission.mode": "Warn"}, "security.admission.mode", "dev"),
+    ({"security.admission.mode": "Audit"}, "security.admission.mode", "prod"),
+    ({"security.admission.replicas": 2}, "security.admission.replicas", "prod"),
+    ({"security.apiServerCidrs": ["0.0.0.0/0"]}, "security.apiServerCidrs", "prod"),
+    ({"security.apiServerCidrs": ["not-a-cidr"]}, "security.apiServerCidrs[0]", "dev"),
+    ({"security.tls.issuer": "vault"}, "security.tls.issuer", "dev"),
+    ({"security.tls.acme.email": "platform-team"}, "security.tls.acme.email", "prod"),
+    ({"security.trivy.scannerDigest": "latest"}, "security.trivy.scannerDigest", "dev"),
+    ({"security.rbac.platformAdminGroups": ["*"]}, "security.rbac.platformAdminGroups[0]", "dev"),
+    (
+        {TEN: [{"name": "x", "quota": {"requestsMemory": "4GB"}}]},
+        f"{TEN}[0].quota.requestsMemory",
+        "dev",
+    ),
+    ({TEN: [{"name": "x", "quota": {"pods": -1}}]}, f"{TEN}[0].quota.pods", "dev"),
+    # --- ObservabilityStack ---
+    ({"observability.prometheus.replicas": 1}, "observability.prometheus.replicas", "prod"),
+    ({"observability.alerting.replicas": 2}, "observability.alerting.replicas", "prod"),
+    ({"observability.grafana.replicas": 1}, "observability.grafana.replicas", "prod"),
+    (
+        {"observability.prometheus.retention": "two weeks"},
+        "observability.prometheus.retention",
+        "dev",
+    ),
+    (
+        {
+            "observability.prometheus.volumeSize": "10Gi",
+            "observability.prometheus.retentionSize": "10Gi",
+        },
+        "observability.prometheus.retentionSize",
+        "dev",
+    ),
+    (
+        {"observability.loki.replicas": 3, "observability.loki.replicationFactor": 5},
+        "observability.loki.replicationFactor",
+        "prod",
+    ),
+    ({"observability.loki.replicas": 1}, "observability.loki.replicas", "prod"),
+    (
+        {"observability.alerting.receivers": [{"name": "x", "type": "sms", "secret": "s"}]},
+        "observability.alerting.receivers[0].type",
+        "prod",
+    ),
+    (
+        {
+            "observability.alerting.receivers": [
+                {"name": "oncall", "type": "pagerduty", "secret": "pd"}
+            ]
+        },
+        "observability.alerting.receivers[0].secret",
+        "prod",
+    ),
+    (
+        {"observability.metricsServer.kubeletInsecureTls": True},
+        "observability.metricsServer.kubeletInsecureTls",
+        "prod",
+    ),
+    # --- EdgeGateway ---
+    ({"edge.domain": "Not A Domain"}, "edge.domain", "dev"),
+    ({"edge.domain": DELETE}, "edge.domain", "prod"),
+    ({"edge.replicas": 1}, "edge.replicas", "prod"),
+    ({"edge.serviceType": "ClusterIP"}, "edge.serviceType", "dev"),
+    ({"edge.publicHttpsPort": 70000}, "edge.publicHttpsPort", "dev"),
+    ({"edge.hostnames.grafana": "grafana_example"}, "edge.hostnames.grafana", "dev"),
 ]
 
 
