@@ -157,6 +157,22 @@ class _Loader:
                 f"prod needs at least {minimum}; to accept the risk, add '{key}' to acceptRisks",
             )
 
+    def replicas(
+        self,
+        section: Section,
+        name: str,
+        default: ByProfile[int],
+        *,
+        doc: str,
+        floor: int | None = None,
+        maximum: int = 7,
+    ) -> int:
+        """A replica count: 1..maximum, and in prod at least `floor` (default: the prod
+        default) unless the key is listed in acceptRisks."""
+        value = section.integer(name, default, doc=doc, minimum=1, maximum=maximum)
+        self.prod_minimum(section, name, value, default.prod if floor is None else floor)
+        return int(value)
+
     def prod_requires(self, key: str, ok: bool, value: Any, what: str) -> None:
         """A prod safety property that only an explicit acceptRisks entry can waive."""
         self.guards.add(key)
@@ -402,22 +418,16 @@ def _capi(load: _Loader, cluster: Section, name: str, active: bool) -> CapiSetti
         check=PERCENT,
     )
     w.close()
-    autoscaler = s.integer(
+    autoscaler = load.replicas(
+        s,
         "autoscalerReplicas",
-        ByProfile(dev=1, prod=2),
+        ByProfile(1, 2),
         doc="cluster-autoscaler replicas (leader election + PDB when > 1).",
-        minimum=1,
         maximum=3,
     )
-    load.prod_minimum(s, "autoscalerReplicas", autoscaler, 2)
-    cilium_ops = s.integer(
-        "ciliumOperatorReplicas",
-        ByProfile(dev=1, prod=2),
-        doc="Cilium operator replicas.",
-        minimum=1,
-        maximum=3,
+    cilium_ops = load.replicas(
+        s, "ciliumOperatorReplicas", ByProfile(1, 2), doc="Cilium operator replicas.", maximum=3
     )
-    load.prod_minimum(s, "ciliumOperatorReplicas", cilium_ops, 2)
     pods = s.string("podsCidr", "192.168.0.0/16", doc="Pod network CIDR.", check=cidr)
     services = s.string("servicesCidr", "10.96.0.0/12", doc="Service CIDR.", check=cidr)
 
@@ -595,19 +605,16 @@ def _security(load: _Loader, root: Section) -> SecuritySettings:
         choices=POLICY_MODES,
     )
     load.prod_requires(a.key("mode"), mode == ENFORCE, mode, "admission.mode Enforce")
-    replicas = a.integer(
-        "replicas", ByProfile(1, 3), doc="Kyverno admission controller replicas.", minimum=1,
-        maximum=7,
-    )  # fmt: skip
-    load.prod_minimum(a, "replicas", replicas, 3)
-    ctl = a.integer(
+    replicas = load.replicas(
+        a, "replicas", ByProfile(1, 3), doc="Kyverno admission controller replicas."
+    )
+    ctl = load.replicas(
+        a,
         "controllerReplicas",
         ByProfile(1, 2),
         doc="Replicas of the background, cleanup and reports controllers.",
-        minimum=1,
         maximum=5,
     )
-    load.prod_minimum(a, "controllerReplicas", ctl, 2)
     require_ha = a.boolean(
         "requireHaWorkloads",
         ByProfile(False, True),
@@ -627,11 +634,13 @@ def _security(load: _Loader, root: Section) -> SecuritySettings:
         choices=ISSUERS,
     )
     load.prod_requires(tls_s.key("issuer"), issuer == ACME, issuer, "a public ACME issuer")
-    tls_replicas = tls_s.integer(
-        "replicas", ByProfile(1, 2), doc="Replicas of each cert-manager Deployment.", minimum=1,
+    tls_replicas = load.replicas(
+        tls_s,
+        "replicas",
+        ByProfile(1, 2),
+        doc="Replicas of each cert-manager Deployment.",
         maximum=5,
-    )  # fmt: skip
-    load.prod_minimum(tls_s, "replicas", tls_replicas, 2)
+    )
     gateway_api = tls_s.boolean(
         "gatewayApi",
         ByProfile(False, True),
@@ -745,8 +754,7 @@ def _observability(load: _Loader, root: Section, cluster_name: str) -> Observabi
         doc="Spread HA replicas over `topology.kubernetes.io/zone` (hard: nodes need the label).",
     )
     ms = s.section("metricsServer", doc="metrics-server (HPA and `kubectl top`).")
-    replicas = ms.integer("replicas", ByProfile(1, 2), doc="Replicas.", minimum=1, maximum=5)
-    load.prod_minimum(ms, "replicas", replicas, 2)
+    replicas = load.replicas(ms, "replicas", ByProfile(1, 2), doc="Replicas.", maximum=5)
     insecure_tls = ms.boolean(
         "kubeletInsecureTls",
         ByProfile(True, False),
@@ -759,10 +767,9 @@ def _observability(load: _Loader, root: Section, cluster_name: str) -> Observabi
     prometheus = _prometheus(load, s)
     alerting = _alerting(load, s)
     gs = s.section("grafana", doc="Grafana (stateless replicas, provisioned from ConfigMaps).")
-    grafana_replicas = gs.integer(
-        "replicas", ByProfile(1, 2), doc="Grafana replicas.", minimum=1, maximum=5
+    grafana_replicas = load.replicas(
+        gs, "replicas", ByProfile(1, 2), doc="Grafana replicas.", maximum=5
     )
-    load.prod_minimum(gs, "replicas", grafana_replicas, 2)
     gs.close()
     loki = _loki(load, s)
     s.close()
@@ -784,8 +791,7 @@ RETENTION_SIZE_SHARE = 0.85
 
 def _prometheus(load: _Loader, parent: Section) -> PrometheusSettings:
     p = parent.section("prometheus", doc="Prometheus (kube-prometheus-stack).")
-    replicas = p.integer("replicas", ByProfile(1, 2), doc="Replicas.", minimum=1, maximum=5)
-    load.prod_minimum(p, "replicas", replicas, 2)
+    replicas = load.replicas(p, "replicas", ByProfile(1, 2), doc="Replicas.", maximum=5)
     retention = p.string(
         "retention", ByProfile("2d", "15d"), doc="How long samples are kept.", check=DURATION
     )
@@ -825,10 +831,9 @@ def _prometheus(load: _Loader, parent: Section) -> PrometheusSettings:
 
 def _alerting(load: _Loader, parent: Section) -> AlertingSettings:
     a = parent.section("alerting", doc="Alertmanager and where alerts go.")
-    replicas = a.integer(
-        "replicas", ByProfile(1, 3), doc="Alertmanager replicas (gossip cluster).", minimum=1
+    replicas = load.replicas(
+        a, "replicas", ByProfile(1, 3), doc="Alertmanager replicas (gossip cluster)."
     )
-    load.prod_minimum(a, "replicas", replicas, 3)
     receivers: list[Receiver] = []
     names: set[str] = set()
     for r in a.items(
@@ -888,10 +893,9 @@ def _alerting(load: _Loader, parent: Section) -> AlertingSettings:
 
 def _loki(load: _Loader, parent: Section) -> LokiSettings:
     lk = parent.section("loki", doc="Loki (monolithic; replicated on object storage in prod).")
-    replicas = lk.integer(
-        "replicas", ByProfile(1, 3), doc="Loki replicas (>1 needs object storage).", minimum=1
+    replicas = load.replicas(
+        lk, "replicas", ByProfile(1, 3), doc="Loki replicas (>1 needs object storage)."
     )
-    load.prod_minimum(lk, "replicas", replicas, 3)
     factor = lk.integer(
         "replicationFactor",
         ByProfile(1, 3),
@@ -1019,18 +1023,16 @@ def _edge(load: _Loader, root: Section) -> EdgeSettings:
     expose_alertmanager = s.boolean(
         "exposeAlertmanager", False, doc="Route Alertmanager through the Gateway behind basic auth."
     )
-    replicas = s.integer(
-        "replicas", ByProfile(1, 2), doc="Envoy data-plane replicas.", minimum=1, maximum=20
+    replicas = load.replicas(
+        s, "replicas", ByProfile(1, 2), doc="Envoy data-plane replicas.", maximum=20
     )
-    load.prod_minimum(s, "replicas", replicas, 2)
-    controller = s.integer(
+    controller = load.replicas(
+        s,
         "controllerReplicas",
         ByProfile(1, 2),
         doc="Envoy Gateway controller replicas (leader-elected).",
-        minimum=1,
         maximum=5,
     )
-    load.prod_minimum(s, "controllerReplicas", controller, 2)
     service_type = s.string(
         "serviceType",
         ByProfile("NodePort", "LoadBalancer"),
