@@ -127,3 +127,31 @@ def test_backup_names_are_valid_object_names() -> None:
 def test_an_unbound_kubeconfig_is_a_clear_error() -> None:
     with pytest.raises(PreUpgradeBackupError, match="never bound"):
         drive(LateBound[str]().get())
+
+
+def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pre_upgrade_backup_hook wraps the runner in a pulumi.ResourceHook named for the KCP."""
+    from components import persistence
+    from components.settings import load
+    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+    made: dict[str, Any] = {}
+
+    class FakeHook:
+        def __init__(self, name: str, func: Any) -> None:
+            made.update(name=name, func=func)
+
+    monkeypatch.setattr(pulumi, "ResourceHook", FakeHook)
+    fake = FakeVelero(["Completed"])
+    settings = load(stack_config("prod"), "prod").persistence
+    persistence.pre_upgrade_backup_hook(settings, LateBound(), api=lambda: fake)
+    assert made["name"] == "pre-upgrade-backup"
+    args = pulumi.ResourceHookArgs(
+        urn="u", id="i", name="n", type="t", old_inputs=kcp("v1.34.2"), new_inputs=kcp("v1.35.0")
+    )
+    drive(made["func"](args))
+    assert len(fake.created) == 1
+    assert fake.created[0]["spec"]["ttl"] == settings.backups.default_ttl
