@@ -3,19 +3,23 @@
 import pulumi
 
 from components import edge as edge_gw
-from components import footprint, preflight_capa
+from components import footprint, preflight_capa, preflight_s3
 from components import namespaces as ns
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
-from components.persistence import PersistenceLayer, PersistenceLayerArgs
+from components.persistence import PersistenceLayer, PersistenceLayerArgs, pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
 from components.settings import from_pulumi
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()
 preflight_capa.check(cfg)
+preflight_s3.run(cfg.persistence.backups.object_store)
 
-cluster = HAControlPlane("cluster", HAControlPlaneArgs(settings=cfg.cluster))
+cluster = HAControlPlane(
+    "cluster",
+    HAControlPlaneArgs(settings=cfg.cluster, before_upgrade=pre_upgrade_backups(cfg.persistence)),
+)
 
 security = SecurityBaseline(
     "security",
@@ -28,7 +32,14 @@ security = SecurityBaseline(
 
 persistence = PersistenceLayer(
     "persistence",
-    PersistenceLayerArgs(settings=cfg.persistence, provider=cluster.provider),
+    PersistenceLayerArgs(
+        settings=cfg.persistence,
+        provider=cluster.provider,
+        velero_namespace=security.namespaces[ns.VELERO],
+        storage_namespace=security.namespaces[ns.STORAGE],
+        etcd_backup_namespace=security.namespaces[ns.ETCD_BACKUP],
+        etcd_snapshots=cluster.etcd_snapshots,
+    ),
 )
 
 observability = ObservabilityStack(
@@ -44,8 +55,7 @@ observability = ObservabilityStack(
         storage_class=persistence.default_storage_class,
         internal_issuer=security.internal_issuer,
         control_plane_metrics=cluster.control_plane_metrics,
-        # PersistenceLayer has no object store yet; observability.loki.objectStore applies.
-        object_store=None,
+        object_store=persistence.object_store,
     ),
 )
 
@@ -88,3 +98,7 @@ pulumi.export("grafanaPublicUrl", edge.grafana_url)
 pulumi.export("prometheusPublicUrl", edge.prometheus_url)
 pulumi.export("alertmanagerPublicUrl", edge.alertmanager_url)
 pulumi.export("edgeBasicAuthSecret", edge.basic_auth_secret)
+pulumi.export("scratchStorageClass", persistence.scratch_storage_class)
+pulumi.export("snapshotClass", persistence.snapshot_class)
+pulumi.export("backupLocation", persistence.backup_location)
+pulumi.export("backupSchedules", persistence.backup_schedules)

@@ -20,6 +20,7 @@ import yaml
 from components import capi_objects as capi
 from components import kube
 from components.catalogue import chart
+from components.interfaces import HookFactory, LateBound
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 
@@ -105,8 +106,9 @@ class ClusterSettings:
 @dataclass(frozen=True)
 class HAControlPlaneArgs:
     settings: ClusterSettings
-    before_upgrade: tuple[pulumi.ResourceHook, ...] = field(default=())
-    """capi mode: `before_update` hooks on the KubeadmControlPlane (e.g. an etcd snapshot)."""
+    before_upgrade: tuple[HookFactory, ...] = field(default=())
+    """capi mode: `before_update` hooks on the KubeadmControlPlane (e.g. a backup before
+    the version changes); each factory gets the workload kubeconfig, bound once known."""
 
 
 class HAControlPlane(pulumi.ComponentResource):
@@ -168,7 +170,7 @@ class HAControlPlane(pulumi.ComponentResource):
 
     # ---- capi mode ---------------------------------------------------------------------
 
-    def _capi(self, s: ClusterSettings, before_upgrade: tuple[pulumi.ResourceHook, ...]) -> None:
+    def _capi(self, s: ClusterSettings, before_upgrade: tuple[HookFactory, ...]) -> None:
         assert s.capi is not None
         c = s.capi
         name, ns = s.name, c.namespace
@@ -281,8 +283,12 @@ class HAControlPlane(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The hooks run during an update, long after this program has read the kubeconfig.
+        workload_kubeconfig = LateBound[str]("the workload cluster kubeconfig")
         hooks = (
-            pulumi.ResourceHookBinding(before_update=list(before_upgrade))
+            pulumi.ResourceHookBinding(
+                before_update=[f(workload_kubeconfig) for f in before_upgrade]
+            )
             if before_upgrade
             else None
         )
@@ -373,6 +379,7 @@ class HAControlPlane(pulumi.ComponentResource):
         self.cluster_name = pulumi.Output.from_input(name)
         self.api_endpoint = pulumi.Output.unsecret(kubeconfig.apply(_server))
         self.kubeconfig = kubeconfig
+        workload_kubeconfig.bind(kubeconfig)
         self.kubernetes_version = pulumi.Output.from_input(s.kubernetes_version)
         self.control_plane_replicas = pulumi.Output.from_input(c.control_plane_replicas)
         self.failure_domains = pulumi.Output.from_input(list(c.failure_domains))

@@ -34,6 +34,7 @@ import pulumi_random as random
 
 from components import kube
 from components.catalogue import chart
+from components.interfaces import ServiceRef
 
 TYPE_TOKEN = "k8splatform:edge:EdgeGateway"
 
@@ -67,7 +68,7 @@ ZONE = "topology.kubernetes.io/zone"
 HOSTNAME = "kubernetes.io/hostname"
 
 
-Backend = kube.ServiceRef
+Backend = ServiceRef
 """A Service the Gateway routes to (published by the component that owns it)."""
 
 

@@ -109,8 +109,10 @@ def from_values(
     def walk(node: Mapping[str, Any], path: list[str], stack: list[Mapping[str, Any]]) -> None:
         chain = [*stack, node]
         res = node.get("resources")
-        if isinstance(res, Mapping) and isinstance(res.get("requests"), Mapping):
-            req = res["requests"]
+        requests = res.get("requests") if isinstance(res, Mapping) else None
+        # A PVC template's `resources.requests` asks for storage, not CPU or memory.
+        if isinstance(requests, Mapping) and ({"cpu", "memory"} & set(requests)):
+            req = requests
             replicas = next(
                 (
                     r
@@ -139,7 +141,8 @@ def from_values(
 
 
 def from_object(kind: str, name: str, body: Mapping[str, Any]) -> list[Workload]:
-    """A Kubernetes workload object as the program registers it (camelCase inputs)."""
+    """A Kubernetes workload object as the program registers it (camelCase inputs),
+    reported as `<Kind>/<name>`."""
     if kind not in WORKLOAD_KINDS:
         return []
     spec = body.get("spec") or {}
@@ -157,7 +160,7 @@ def from_object(kind: str, name: str, body: Mapping[str, Any]) -> list[Workload]
         req = (c.get("resources") or {}).get("requests") or {}
         cpu += cpu_millis(req.get("cpu", 0))
         mem += memory_bytes(req.get("memory", 0))
-    return [Workload(name, cpu, mem, replicas, daemonset=kind == "DaemonSet")]
+    return [Workload(f"{kind}/{name}", cpu, mem, replicas, daemonset=kind == "DaemonSet")]
 
 
 def summarise(workloads: Iterable[Workload], nodes: int) -> dict[str, Any]:

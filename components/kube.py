@@ -7,7 +7,6 @@ takes the caller's ResourceOptions so children stay parented to the caller.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -15,25 +14,6 @@ import pulumi_kubernetes as k8s
 
 from components import footprint
 from components.catalogue import ChartRef
-
-
-@dataclass(frozen=True)
-class ServiceRef:
-    """A Service one component publishes for another to route or connect to."""
-
-    service: pulumi.Input[str]
-    namespace: pulumi.Input[str]
-    port: int
-    """Service port."""
-    target_port: int | None = None
-    """Container port behind `port` (NetworkPolicies match pod ports); default `port`."""
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
-    """Labels of the backend pods, to narrow allow rules in their namespace."""
-
-    @property
-    def pod_port(self) -> int:
-        return self.target_port or self.port
-
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "k8s-platform"}
 

@@ -42,6 +42,7 @@ MONITORING = "monitoring"
 NODE_EXPORTER = "node-exporter"
 LOGGING = "logging"
 GATEWAY = "gateway"
+ETCD_BACKUP = "etcd-backup"
 
 PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
     PlatformNamespace(CERT_MANAGER, "cert-manager controller, webhook and CA injector"),
@@ -61,6 +62,14 @@ PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
     ),
     PlatformNamespace(LOGGING, "Loki and the Alloy log shipper"),
     PlatformNamespace(GATEWAY, "Gateway API controller and data plane"),
+    PlatformNamespace(
+        ETCD_BACKUP,
+        "etcd snapshot CronJob on control-plane nodes (capi mode only)",
+        PRIVILEGED,
+        "etcdctl needs hostNetwork (etcd listens on 127.0.0.1) and a hostPath mount of the "
+        "root-only etcd client certificates in /etc/kubernetes/pki/etcd; kept out of kube-system, "
+        "which is not ours",
+    ),
 )
 
 BY_NAME = {ns.name: ns for ns in PLATFORM_NAMESPACES}

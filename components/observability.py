@@ -22,6 +22,7 @@ from components import kube
 from components import namespaces as ns
 from components._config import memory_bytes
 from components.catalogue import chart
+from components.interfaces import ObjectStoreInfo, ServiceRef
 
 TYPE_TOKEN = "k8splatform:observability:ObservabilityStack"
 
@@ -106,8 +107,8 @@ class AlertingSettings:
 class LokiObjectStore:
     """Where Loki keeps chunks and index (S3 API).
 
-    Until PersistenceLayer exposes its object-store info this is the Args type; the
-    credentials Secret lives in the logging namespace with keys AWS_ACCESS_KEY_ID and
+    Built from `observability.loki.objectStore` or PersistenceLayer's ObjectStoreInfo.
+    The credentials Secret lives in the logging namespace with keys AWS_ACCESS_KEY_ID and
     AWS_SECRET_ACCESS_KEY. No Secret name = the AWS default chain (EKS Pod Identity,
     IRSA through `role_arn`, instance profile).
     """
@@ -174,7 +175,8 @@ class ObservabilityStackArgs:
     """cert-manager ClusterIssuer (a CA issuer) for the operator's webhook certificate."""
     control_plane_metrics: bool = False
     """etcd / scheduler / controller-manager metrics reachable (capi mode)."""
-    object_store: LokiObjectStore | None = None
+    object_store: ObjectStoreInfo | None = None
+    """PersistenceLayer's bucket for Loki; `observability.loki.objectStore` wins over it."""
 
 
 # ---- small pure helpers (tested through the rendered values) ------------------------------
@@ -626,10 +628,10 @@ class ObservabilityStack(pulumi.ComponentResource):
     alertmanager_url: pulumi.Output[str]
     loki_push_url: pulumi.Output[str]
     grafana_admin_secret: pulumi.Output[str]
-    grafana: kube.ServiceRef
+    grafana: ServiceRef
     """Grafana's Service, for the gateway (Grafana has its own login)."""
-    prometheus: kube.ServiceRef
-    alertmanager: kube.ServiceRef
+    prometheus: ServiceRef
+    alertmanager: ServiceRef
 
     def __init__(
         self, name: str, args: ObservabilityStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -673,13 +675,11 @@ class ObservabilityStack(pulumi.ComponentResource):
         kube.helm_chart("alloy", chart("alloy"), logging, self._alloy_values(), after_crds)
         self._network_policies()
 
-        self.grafana = kube.ServiceRef(
+        self.grafana = ServiceRef(
             GRAFANA_SERVICE, monitoring, GRAFANA_PORT, target_port=3000, pod_labels=GRAFANA_PODS
         )
-        self.prometheus = kube.ServiceRef(
-            PROMETHEUS_NAME, monitoring, 9090, pod_labels=PROMETHEUS_PODS
-        )
-        self.alertmanager = kube.ServiceRef(
+        self.prometheus = ServiceRef(PROMETHEUS_NAME, monitoring, 9090, pod_labels=PROMETHEUS_PODS)
+        self.alertmanager = ServiceRef(
             ALERTMANAGER_NAME, monitoring, 9093, pod_labels=ALERTMANAGER_PODS
         )
         self.grafana_url = svc_url(GRAFANA_SERVICE, monitoring, GRAFANA_PORT)
@@ -766,9 +766,21 @@ class ObservabilityStack(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _loki_credentials(self, namespace: pulumi.Input[str]) -> k8s.core.v1.Secret | None:
+    def _loki_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]] | None:
+        """S3 keys for Loki as Pulumi secrets; None = the AWS default credential chain."""
         store = self._args.settings.loki.object_store
-        if store is None or store.access_key_id is None or store.secret_access_key is None:
+        if store is not None:
+            if store.access_key_id is None or store.secret_access_key is None:
+                return None
+            return store.access_key_id.output(), store.secret_access_key.output()
+        info = self._args.object_store
+        if info is None or info.access_key_id is None or info.secret_access_key is None:
+            return None
+        return info.access_key_id, info.secret_access_key
+
+    def _loki_credentials(self, namespace: pulumi.Input[str]) -> k8s.core.v1.Secret | None:
+        keys = self._loki_keys()
+        if keys is None:
             return None
         return k8s.core.v1.Secret(
             LOKI_CREDENTIALS_SECRET,
@@ -778,27 +790,35 @@ class ObservabilityStack(pulumi.ComponentResource):
                 "labels": kube.MANAGED_BY,
             },
             type="Opaque",
-            string_data={
-                "AWS_ACCESS_KEY_ID": store.access_key_id.output(),
-                "AWS_SECRET_ACCESS_KEY": store.secret_access_key.output(),
-            },
+            string_data=pulumi.Output.secret(
+                {"AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1]}
+            ),
             opts=self._child,
         )
 
     def _object_store(self) -> LokiObjectStore | None:
         """The bucket set in config wins; else PersistenceLayer's; else none (filesystem)."""
+        secret_name = LOKI_CREDENTIALS_SECRET if self._loki_keys() is not None else None
         store = self._args.settings.loki.object_store
         if store is not None:
-            has_keys = store.access_key_id is not None and store.secret_access_key is not None
             return LokiObjectStore(
                 bucket=store.bucket,
                 region=store.region,
                 endpoint=store.endpoint,
-                credentials_secret_name=LOKI_CREDENTIALS_SECRET if has_keys else None,
+                credentials_secret_name=secret_name,
                 insecure=store.insecure,
                 role_arn=store.role_arn,
             )
-        return self._args.object_store
+        info = self._args.object_store
+        if info is None:
+            return None
+        return LokiObjectStore(
+            bucket=info.bucket,
+            region=info.region,
+            endpoint=info.endpoint,
+            credentials_secret_name=secret_name,
+            insecure=info.insecure,
+        )
 
     def _dashboards(self, namespace: pulumi.Input[str]) -> list[k8s.core.v1.ConfigMap]:
         """Platform dashboards for the Grafana sidecar (kps ships cluster/node ones)."""

@@ -34,7 +34,7 @@ def test_dev_profile_defaults_fit_a_laptop() -> None:
     assert s.cluster.mode == "existing"
     assert s.cluster.name == "dev"
     assert s.observability.metrics_server_replicas == 1
-    assert s.persistence.existing_storage_class == "standard"
+    assert s.persistence.storage.existing_class == "standard"
 
 
 def test_prod_profile_defaults_are_ha() -> None:

@@ -326,6 +326,41 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def seed_backup_bucket(config: Mapping[str, Any]) -> None:
+    """In the moto sandbox: the configured backup bucket, compliant with the preflight
+    (exists, versioned, encrypted, public access blocked), as prod requires."""
+    import boto3
+
+    store = ((config.get("persistence") or {}).get("backups") or {}).get("objectStore") or {}
+    bucket = store.get("bucket")
+    if not bucket or store.get("mode", "external") != "external":
+        return
+    region = store.get("region", "us-east-1")
+    s3 = boto3.client("s3", region_name=region)
+    location = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    s3.create_bucket(Bucket=bucket, **location)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+
+
 def evaluate(
     stack: str,
     overrides: Mapping[str, Any] | None = None,
@@ -335,7 +370,11 @@ def evaluate(
     mocks: pulumi_mocks.Mocks | None = None,
     before_run: Callable[[], None] | None = None,
 ) -> Evaluation:
-    """Run __main__.py for `stack` under mocks and return what it registered."""
+    """Run __main__.py for `stack` under mocks and return what it registered.
+
+    AWS calls (the S3 preflight) go to moto, with the configured backup bucket seeded
+    compliant; `before_run` may change it to test the preflight's failures.
+    """
     config = apply_overrides(raw if raw is not None else stack_config(stack), overrides or {})
     monitor = RecordingMonitor(mocks or PlatformMocks())
     ROOT_RESOURCE.set(None)  # a fresh root Stack per evaluation, named after this stack
@@ -351,7 +390,10 @@ def evaluate(
     env = {"KUBECONFIG": str(FIXTURE_KUBECONFIG), **(env or {})}
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    with _environment(env):
+    from moto import mock_aws
+
+    with _environment(env), mock_aws():
+        seed_backup_bucket(config)
         if before_run:
             before_run()
         _sync_await(run_pulumi_func(_run_program))

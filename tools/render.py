@@ -116,7 +116,7 @@ def stack_footprint(ev: Evaluation) -> dict[str, Any]:
         chart = str(c.inputs.get("chart", "")).rsplit("/", 1)[-1]
         workloads += footprint.from_values(chart, c.inputs.get("values") or {})
     for r in ev.k8s_objects():
-        workloads += footprint.from_object(r.kind, f"{r.kind}/{r.k8s_name}", r.inputs)
+        workloads += footprint.from_object(r.kind, str(r.k8s_name), r.inputs)
     profile = str(ev.outputs.get("profile", ev.stack))
     return footprint.summarise(workloads, footprint.ASSUMED_NODES.get(profile, 1))
 

@@ -1,0 +1,83 @@
+"""Typed values one component hands another: an output of one, an Arg of the next.
+
+Components never import each other; what crosses between them is defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """A Service one component publishes for another to route or connect to."""
+
+    service: pulumi.Input[str]
+    namespace: pulumi.Input[str]
+    port: int
+    """Service port."""
+    target_port: int | None = None
+    """Container port behind `port` (NetworkPolicies match pod ports); default `port`."""
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels of the backend pods, to narrow allow rules in their namespace."""
+
+    @property
+    def pod_port(self) -> int:
+        return self.target_port or self.port
+
+
+@dataclass(frozen=True)
+class ObjectStoreInfo:
+    """An S3 bucket another component (Loki) may use; namespace-agnostic: the caller
+    puts the credentials into a Secret in its own namespace under the keys it needs."""
+
+    endpoint: str | None
+    """S3 endpoint URL; None = AWS S3 in `region`."""
+    region: str
+    bucket: str
+    force_path_style: bool
+    insecure: bool
+    """True for the plain-HTTP embedded dev store."""
+    access_key_id: pulumi.Output[str] | None
+    """Pulumi secret; None = use IRSA / the node instance profile."""
+    secret_access_key: pulumi.Output[str] | None
+
+
+@dataclass(frozen=True)
+class BackupMonitoring:
+    """What the observability stack needs to scrape Velero and alert on it."""
+
+    namespace: pulumi.Output[str]
+    pod_labels: Mapping[str, str]
+    metrics_port: int
+    metrics: tuple[str, ...]
+    prometheus_rule_spec: Mapping[str, Any]
+    """`spec` of a monitoring.coreos.com/v1 PrometheusRule."""
+
+
+T = TypeVar("T")
+
+
+class LateBound(Generic[T]):
+    """A value a resource hook needs when it runs but that exists only after the hooked
+    resource is declared (the workload kubeconfig, read after the control plane it guards)."""
+
+    def __init__(self, what: str = "value") -> None:
+        self.what = what
+        self._value: pulumi.Input[T] | None = None
+
+    def bind(self, value: pulumi.Input[T]) -> None:
+        self._value = value
+
+    async def get(self) -> T:
+        if self._value is None:
+            raise RuntimeError(f"{self.what} was never bound")
+        return await pulumi.Output.from_input(self._value).future()  # type: ignore[return-value]
+
+
+HookFactory = Callable[[LateBound[str]], pulumi.ResourceHook]
+"""Makes a hook for a cluster's control plane, given that cluster's kubeconfig."""

@@ -1,0 +1,89 @@
+"""A tiny Kubernetes API client on the standard library, for resource hooks.
+
+Resource hooks run inside the Pulumi program during `pulumi up`, outside any
+provider, so they talk to the API server themselves. Only what the pre-upgrade
+backup needs: create one custom object and read it back. Supports the kubeconfig
+shapes the platform produces (Cluster API workload kubeconfigs: client
+certificates; kind: client certificates; tokens); exec credential plugins are not
+supported and give a clear error.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+
+class KubeApiError(RuntimeError):
+    pass
+
+
+def _b64file(data: str, suffix: str) -> str:
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    with os.fdopen(fd, "wb") as f:
+        f.write(base64.b64decode(data))
+    return path
+
+
+class KubeApi:
+    """GET/POST JSON against the cluster named by a kubeconfig (text)."""
+
+    def __init__(self, kubeconfig: str, context: str | None = None, timeout: float = 30) -> None:
+        doc = yaml.safe_load(kubeconfig) or {}
+        ctx_name = context or doc.get("current-context")
+        ctx = _named(doc.get("contexts"), ctx_name, "context")
+        cluster = _named(doc.get("clusters"), ctx.get("cluster"), "cluster")
+        user = _named(doc.get("users"), ctx.get("user"), "user") if ctx.get("user") else {}
+        self.server = str(cluster["server"]).rstrip("/")
+        self.timeout = timeout
+        self.headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if "exec" in user:
+            raise KubeApiError("exec credential plugins are not supported by the backup hook")
+        if user.get("token"):
+            self.headers["Authorization"] = f"Bearer {user['token']}"
+        context_ssl = ssl.create_default_context()
+        if cluster.get("certificate-authority-data"):
+            ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
+            context_ssl.load_verify_locations(cadata=ca)
+        if cluster.get("insecure-skip-tls-verify"):
+            context_ssl.check_hostname = False
+            context_ssl.verify_mode = ssl.CERT_NONE
+        if user.get("client-certificate-data") and user.get("client-key-data"):
+            cert = _b64file(user["client-certificate-data"], ".crt")
+            key = _b64file(user["client-key-data"], ".key")
+            try:
+                context_ssl.load_cert_chain(cert, key)
+            finally:
+                os.unlink(cert)
+                os.unlink(key)
+        self.ssl = context_ssl
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.server + path, data=data, method=method, headers=self.headers
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout, context=self.ssl) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise KubeApiError(f"{method} {path}: HTTP {exc.code}: {detail}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise KubeApiError(f"{method} {path}: {exc}") from exc
+
+
+def _named(items: Any, name: Any, what: str) -> dict[str, Any]:
+    for item in items or []:
+        if item.get("name") == name:
+            return dict(item.get(what) or {})
+    raise KubeApiError(f"kubeconfig has no {what} named {name!r}")

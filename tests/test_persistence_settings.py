@@ -1,0 +1,155 @@
+"""persistence.* settings: profile defaults, schedule rules, prod safety floors, secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.persistence import cron_interval_hours, go_duration_hours
+from components.settings import SettingsError, load
+from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
+
+OS = "persistence.backups.objectStore"
+INI = "[default]\naws_access_key_id=AKIAEXAMPLE\naws_secret_access_key=very-secret-value\n"
+
+
+@pytest.fixture(autouse=True)
+def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+
+
+def problems(stack: str, overrides: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(SettingsError) as err:
+        load(apply_overrides(stack_config(stack), overrides), stack)
+    return {p.key: str(p) for p in err.value.problems}
+
+
+def test_dev_defaults_need_no_cloud() -> None:
+    p = load(stack_config("dev"), "dev").persistence
+    assert p.storage.existing_class == "standard"
+    assert p.snapshots.enabled is False
+    assert p.backups.object_store.mode == "embedded"
+    assert p.backups.object_store.preflight is False
+    assert p.protect_stateful is False
+
+
+def test_prod_defaults_protect_data_and_check_the_bucket() -> None:
+    p = load(stack_config("prod"), "prod").persistence
+    assert p.storage.existing_class is None
+    assert p.snapshots.enabled and p.snapshots.controller_replicas == 2
+    assert p.backups.object_store.mode == "external"
+    assert p.backups.object_store.preflight is True
+    assert p.protect_stateful is True
+
+
+def test_the_old_existing_storage_class_key_is_gone() -> None:
+    found = problems("dev", {"persistence.existingStorageClass": "standard"})
+    assert "persistence.existingStorageClass" in found
+
+
+def test_a_ttl_shorter_than_the_schedule_interval_is_rejected() -> None:
+    schedules = [{"name": "daily", "schedule": "0 2 * * *", "ttl": "12h"}]
+    found = problems("dev", {"persistence.backups.schedules": schedules})
+    assert (
+        "longer than the schedule's interval (~24h" in found["persistence.backups.schedules[0].ttl"]
+    )
+
+
+def test_bad_cron_ttl_and_duplicate_names_are_all_reported() -> None:
+    schedules = [
+        {"name": "a", "schedule": "every day", "ttl": "30d"},
+        {"name": "b", "schedule": "@daily", "ttl": "720h"},
+        {"name": "b", "schedule": "@weekly", "ttl": "2000h"},
+    ]
+    found = problems("dev", {"persistence.backups.schedules": schedules})
+    assert "cron" in found["persistence.backups.schedules[0].schedule"]
+    assert "no 'd' unit" in found["persistence.backups.schedules[0].ttl"]
+    assert "unique" in found["persistence.backups.schedules[2].name"]
+
+
+def test_prod_needs_a_bucket() -> None:
+    found = problems("prod", {f"{OS}.bucket": DELETE})
+    assert "required" in found[f"{OS}.bucket"]
+
+
+def test_prod_may_not_keep_backups_inside_the_cluster_without_accepting_it() -> None:
+    found = problems("prod", {f"{OS}.mode": "embedded"})
+    assert "acceptRisks" in found[f"{OS}.mode"]
+    ok = load(
+        apply_overrides(
+            stack_config("prod"), {f"{OS}.mode": "embedded", "acceptRisks": [f"{OS}.mode"]}
+        ),
+        "prod",
+    )
+    assert ok.persistence.backups.object_store.mode == "embedded"
+
+
+def test_prod_floors_on_controller_replicas() -> None:
+    found = problems(
+        "prod",
+        {
+            "persistence.snapshots.controllerReplicas": 1,
+            "persistence.storage.ebsControllerReplicas": 1,
+            "persistence.protectStatefulResources": False,
+        },
+    )
+    assert {
+        "persistence.snapshots.controllerReplicas",
+        "persistence.storage.ebsControllerReplicas",
+        "persistence.protectStatefulResources",
+    } <= set(found)
+
+
+def test_credentials_must_be_an_ini_profile_and_are_never_echoed() -> None:
+    found = problems(
+        "prod",
+        {
+            "secrets": {"velero-s3": "not-an-ini-very-secret"},
+            f"{OS}.credentialsSecret": "velero-s3",
+        },
+    )
+    message = found[f"{OS}.credentialsSecret"]
+    assert "AWS INI profile" in message
+    assert "very-secret" not in " ".join(found.values())
+
+
+def test_credentials_secret_loads_as_a_secret() -> None:
+    s = load(
+        apply_overrides(
+            stack_config("prod"),
+            {"secrets": {"velero-s3": INI}, f"{OS}.credentialsSecret": "velero-s3"},
+        ),
+        "prod",
+    )
+    creds = s.persistence.backups.object_store.credentials
+    assert creds is not None and "very-secret" not in repr(creds)
+
+
+def test_external_only_keys_are_rejected_in_embedded_mode() -> None:
+    found = problems("dev", {f"{OS}.endpoint": "https://s3.example.com"})
+    assert "only for mode: external" in found[f"{OS}.endpoint"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "hours"),
+    [
+        ("0 * * * *", 1),
+        ("*/15 * * * *", 0.25),
+        ("0 */6 * * *", 6),
+        ("0 2 * * *", 24),
+        ("0 2,14 * * *", 12),
+        ("0 2 * * 0", 168),
+        ("0 2 1 * *", 744),
+        ("@daily", 24),
+    ],
+)
+def test_cron_intervals(expr: str, hours: float) -> None:
+    assert cron_interval_hours(expr) == hours
+
+
+def test_go_durations() -> None:
+    assert go_duration_hours("720h") == 720
+    assert go_duration_hours("1h30m") == 1.5
+    assert go_duration_hours("30d") is None
+    assert go_duration_hours("") is None

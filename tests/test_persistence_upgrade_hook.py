@@ -1,0 +1,157 @@
+"""Backup before a Kubernetes upgrade: the before_update hook on the KubeadmControlPlane.
+
+Hooks do not run under mocks, so the hook function is driven directly with a fake
+Velero API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.interfaces import LateBound
+from components.persistence import (
+    PreUpgradeBackup,
+    PreUpgradeBackupError,
+    backup_name,
+)
+
+NOW = dt.datetime(2026, 11, 22, 3, 4, 5, tzinfo=dt.UTC)
+
+
+class FakeVelero:
+    def __init__(self, phases: list[str | None]) -> None:
+        self.phases = phases
+        self.created: list[Mapping[str, Any]] = []
+
+    def create_backup(self, namespace: str, body: Mapping[str, Any]) -> None:
+        assert namespace == body["metadata"]["namespace"]
+        self.created.append(body)
+
+    def backup_phase(self, namespace: str, name: str) -> str | None:
+        return self.phases.pop(0) if len(self.phases) > 1 else self.phases[0]
+
+
+def drive(coro: Any) -> Any:
+    """Run a coroutine on a private loop: asyncio.run would unset the loop that the
+    Pulumi mocks of later tests rely on."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def kcp(version: str | None) -> dict[str, Any]:
+    return {"spec": {"version": version, "replicas": 3}} if version else {}
+
+
+def run(hook: PreUpgradeBackup, old: str | None, new: str | None) -> str | None:
+    args = pulumi.ResourceHookArgs(
+        urn="urn:pulumi:prod::k8s-platform::kcp",
+        id="prod",
+        name="prod-control-plane",
+        type="kubernetes:controlplane.cluster.x-k8s.io/v1beta2:KubeadmControlPlane",
+        new_inputs=kcp(new),
+        old_inputs=kcp(old),
+    )
+    return drive(hook(args))
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def hook_for(fake: FakeVelero, **kw: Any) -> PreUpgradeBackup:
+    return PreUpgradeBackup(lambda: fake, now=lambda: NOW, sleep=no_sleep, **kw)
+
+
+def test_a_version_change_takes_a_backup_and_waits_for_it() -> None:
+    fake = FakeVelero(["New", "InProgress", "Completed"])
+    name = run(hook_for(fake), "v1.34.2", "v1.35.0")
+    assert name == "pre-upgrade-v1.35.0-20261122030405"
+    (backup,) = fake.created
+    assert backup["apiVersion"] == "velero.io/v1" and backup["kind"] == "Backup"
+    assert backup["metadata"] == {
+        "name": name,
+        "namespace": "velero",
+        "labels": backup["metadata"]["labels"],
+        "annotations": {"k8s-platform/upgrade": "v1.34.2 -> v1.35.0"},
+    }
+    assert backup["spec"]["includedNamespaces"] == ["*"]
+    assert backup["spec"]["storageLocation"] == "default"
+    assert fake.phases == ["Completed"]  # it polled until Completed
+
+
+def test_no_version_change_creates_nothing() -> None:
+    fake = FakeVelero(["Completed"])
+    assert run(hook_for(fake), "v1.35.0", "v1.35.0") is None
+    assert fake.created == []
+
+
+def test_a_create_or_first_deploy_creates_nothing() -> None:
+    fake = FakeVelero(["Completed"])
+    assert run(hook_for(fake), None, "v1.35.0") is None
+    assert fake.created == []
+
+
+def test_a_failed_backup_stops_the_upgrade_with_a_clear_message() -> None:
+    fake = FakeVelero(["InProgress", "PartiallyFailed"])
+    with pytest.raises(PreUpgradeBackupError, match=r"ended PartiallyFailed.*stays at v1\.34\.2"):
+        run(hook_for(fake), "v1.34.2", "v1.35.0")
+
+
+def test_a_backup_that_never_completes_times_out() -> None:
+    ticks = iter(range(0, 10_000, 600))
+    fake = FakeVelero(["InProgress"])
+    hook = hook_for(fake, timeout_seconds=1800, clock=lambda: float(next(ticks)))
+    with pytest.raises(PreUpgradeBackupError, match="not Completed after 1800s"):
+        run(hook, "v1.34.2", "v1.35.0")
+
+
+def test_disabled_pre_upgrade_backup_does_nothing() -> None:
+    fake = FakeVelero(["Completed"])
+    assert run(hook_for(fake, enabled=False), "v1.34.2", "v1.35.0") is None
+    assert fake.created == []
+
+
+def test_backup_names_are_valid_object_names() -> None:
+    assert backup_name("v1.35.0+build.1", NOW) == "pre-upgrade-v1.35.0-build.1-20261122030405"
+
+
+def test_an_unbound_kubeconfig_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="never bound"):
+        drive(LateBound[str]("the workload cluster kubeconfig").get())
+
+
+def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pre_upgrade_backup_hook wraps the runner in a pulumi.ResourceHook named for the KCP."""
+    from components import persistence
+    from components.settings import load
+    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+    made: dict[str, Any] = {}
+
+    class FakeHook:
+        def __init__(self, name: str, func: Any) -> None:
+            made.update(name=name, func=func)
+
+    monkeypatch.setattr(pulumi, "ResourceHook", FakeHook)
+    fake = FakeVelero(["Completed"])
+    settings = load(stack_config("prod"), "prod").persistence
+    persistence.pre_upgrade_backup_hook(settings, LateBound(), api=lambda: fake)
+    assert made["name"] == "pre-upgrade-backup"
+    args = pulumi.ResourceHookArgs(
+        urn="u", id="i", name="n", type="t", old_inputs=kcp("v1.34.2"), new_inputs=kcp("v1.35.0")
+    )
+    drive(made["func"](args))
+    assert len(fake.created) == 1
+    assert fake.created[0]["spec"]["ttl"] == settings.backups.default_ttl

@@ -1,0 +1,110 @@
+"""The backup bucket preflight, against moto: every problem, one line each, in one error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components import preflight_s3
+from components.persistence import EXTERNAL, ObjectStoreSettings
+from components.preflight_s3 import BucketPreflightError, bucket_problems
+
+BUCKET = "backups"
+REGION = "eu-west-1"
+BLOCK_ALL = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("s3", region_name=REGION)
+
+
+def make_bucket(
+    s3: Any, *, versioning: bool = True, encryption: bool = True, block: dict[str, bool] | None
+) -> None:
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if versioning:
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    if encryption:
+        s3.put_bucket_encryption(
+            Bucket=BUCKET,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+    if block is not None:
+        s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=block)
+
+
+def store(preflight: bool = True) -> ObjectStoreSettings:
+    return ObjectStoreSettings(
+        mode=EXTERNAL, bucket=BUCKET, region=REGION, prefix="prod", preflight=preflight
+    )
+
+
+def test_a_safe_bucket_passes(s3: Any) -> None:
+    make_bucket(s3, block=BLOCK_ALL)
+    assert bucket_problems(s3, BUCKET) == []
+    preflight_s3.run(store())
+
+
+def test_a_missing_bucket_is_one_clear_problem(s3: Any) -> None:
+    (problem,) = bucket_problems(s3, BUCKET)
+    assert "does not exist" in problem
+
+
+def test_each_bad_property_gets_its_own_line_in_one_error(s3: Any) -> None:
+    make_bucket(s3, versioning=False, encryption=False, block=None)
+    with pytest.raises(BucketPreflightError) as err:
+        preflight_s3.run(store())
+    problems = err.value.problems
+    assert len(problems) == 3
+    assert "versioning" in problems[0]
+    assert "encryption" in problems[1]
+    assert "public access" in problems[2]
+    message = str(err.value)
+    assert message.count("\n  - ") == 3
+    assert "objectStore.preflight: false" in message
+
+
+def test_a_partial_public_access_block_names_the_open_settings(s3: Any) -> None:
+    make_bucket(s3, block={**BLOCK_ALL, "BlockPublicPolicy": False})
+    (problem,) = bucket_problems(s3, BUCKET)
+    assert "BlockPublicPolicy" in problem and "BlockPublicAcls" not in problem
+
+
+def test_suspended_versioning_is_a_problem(s3: Any) -> None:
+    make_bucket(s3, block=BLOCK_ALL)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    (problem,) = bucket_problems(s3, BUCKET)
+    assert "Suspended" in problem
+
+
+def test_preflight_off_touches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the preflight is off: no AWS client may be created")
+
+    monkeypatch.setattr(boto3, "client", no_network)
+    preflight_s3.run(store(preflight=False))
+
+
+def test_the_program_stops_before_deploying_on_a_bad_bucket() -> None:
+    from tools.offline import evaluate
+
+    def unversion() -> None:
+        boto3.client("s3", region_name=REGION).put_bucket_versioning(
+            Bucket="acme-prod-velero-backups", VersioningConfiguration={"Status": "Suspended"}
+        )
+
+    with pytest.raises(Exception, match="versioning is Suspended"):
+        evaluate("prod", before_run=unversion)
