@@ -34,7 +34,7 @@ lint: venv ## ruff and mypy
 	$(BIN)/mypy
 
 unit: venv ## pytest: the whole program per stack under mocks, settings, policies, preflights
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2  # both cores: the suite evaluates the program many times
 
 test: lint unit validate ## Everything CI runs: lint, tests, offline render and validation
 

@@ -8,6 +8,7 @@ blocked. Every failure is reported at once, one line each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -108,10 +109,14 @@ def s3_client(store: ObjectStoreSettings) -> Any:
     )
 
 
+client_factory: Callable[[ObjectStoreSettings], Any] = s3_client
+"""How `run` gets its S3 client; tests swap in an in-memory bucket or moto."""
+
+
 def run(store: ObjectStoreSettings) -> None:
     """The one call __main__.py makes; a no-op unless the preflight is enabled."""
     if not store.preflight:
         return
-    problems = bucket_problems(s3_client(store), store.bucket)
+    problems = bucket_problems(client_factory(store), store.bucket)
     if problems:
         raise BucketPreflightError(store.bucket, problems)

@@ -103,7 +103,7 @@ DEFAULT_KUBERNETES_VERSION = "v1.35.0"
 SUPPORTED_MINORS = range(31, 37)
 
 
-PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight",)
+PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight", "persistence.backups.objectStore.preflight")
 """Settings that turn off the cloud preflights (previews and renders without credentials)."""
 
 

@@ -1,6 +1,7 @@
-"""An in-memory AWS account where every CAPA prerequisite exists, for evaluating the
-prod stack (whose preflight is on) without moto's start-up cost. The preflight's real
-boto3 calls are exercised against moto in test_preflight_capa.py."""
+"""An in-memory AWS account where every CAPA prerequisite exists and the backup bucket
+passes the S3 preflight, for evaluating the prod stack (whose preflights are on) without
+moto's start-up cost. The preflights' real boto3 calls are tested against moto in
+test_preflight_capa.py and test_preflight_s3.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from components import preflight_capa
+from components import preflight_capa, preflight_s3
 
 
 class _Client:
@@ -28,6 +29,24 @@ class _Client:
         return {"Images": [{"ImageId": i} for i in ImageIds]}
 
 
+class _S3:
+    """A backup bucket that passes every check of the S3 preflight."""
+
+    def head_bucket(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def get_bucket_versioning(self, **_: Any) -> dict[str, Any]:
+        return {"Status": "Enabled"}
+
+    def get_bucket_encryption(self, **_: Any) -> dict[str, Any]:
+        rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
+        return {"ServerSideEncryptionConfiguration": {"Rules": [rule]}}
+
+    def get_public_access_block(self, **_: Any) -> dict[str, Any]:
+        keys = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        return {"PublicAccessBlockConfiguration": dict.fromkeys(keys, True)}
+
+
 class SatisfiedAccount:
     def __init__(self) -> None:
         self.calls = 0
@@ -40,9 +59,15 @@ class SatisfiedAccount:
 @contextmanager
 def satisfied_aws() -> Iterator[SatisfiedAccount]:
     account = SatisfiedAccount()
-    saved = preflight_capa.session_factory
+    saved = preflight_capa.session_factory, preflight_s3.client_factory
+
+    def s3(store: Any) -> _S3:
+        account.calls += 1
+        return _S3()
+
     preflight_capa.session_factory = lambda region: account
+    preflight_s3.client_factory = s3
     try:
         yield account
     finally:
-        preflight_capa.session_factory = saved
+        preflight_capa.session_factory, preflight_s3.client_factory = saved

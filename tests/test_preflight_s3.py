@@ -24,7 +24,9 @@ BLOCK_ALL = {
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto, reached through the preflight's real boto3 client."""
+    monkeypatch.setattr(preflight_s3, "client_factory", preflight_s3.s3_client)
     with mock_aws():
         yield boto3.client("s3", region_name=REGION)
 
@@ -98,13 +100,18 @@ def test_preflight_off_touches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     preflight_s3.run(store(preflight=False))
 
 
-def test_the_program_stops_before_deploying_on_a_bad_bucket() -> None:
+def test_the_program_stops_before_deploying_on_a_bad_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from tools.offline import evaluate
 
-    def unversion() -> None:
-        boto3.client("s3", region_name=REGION).put_bucket_versioning(
-            Bucket="acme-prod-velero-backups", VersioningConfiguration={"Status": "Suspended"}
-        )
-
-    with pytest.raises(Exception, match="versioning is Suspended"):
-        evaluate("prod", before_run=unversion)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = "acme-prod-velero-backups"
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+        # The real boto3 client, against moto, instead of the session's in-memory bucket.
+        monkeypatch.setattr(preflight_s3, "client_factory", preflight_s3.s3_client)
+        with pytest.raises(BucketPreflightError, match="versioning is Suspended") as err:
+            evaluate("prod")
+    assert "nothing was changed" in str(err.value)

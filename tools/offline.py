@@ -326,41 +326,6 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def seed_backup_bucket(config: Mapping[str, Any]) -> None:
-    """In the moto sandbox: the configured backup bucket, compliant with the preflight
-    (exists, versioned, encrypted, public access blocked), as prod requires."""
-    import boto3
-
-    store = ((config.get("persistence") or {}).get("backups") or {}).get("objectStore") or {}
-    bucket = store.get("bucket")
-    if not bucket or store.get("mode", "external") != "external":
-        return
-    region = store.get("region", "us-east-1")
-    s3 = boto3.client("s3", region_name=region)
-    location = (
-        {}
-        if region == "us-east-1"
-        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    )
-    s3.create_bucket(Bucket=bucket, **location)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
-        },
-    )
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-
-
 def evaluate(
     stack: str,
     overrides: Mapping[str, Any] | None = None,
@@ -372,8 +337,9 @@ def evaluate(
 ) -> Evaluation:
     """Run __main__.py for `stack` under mocks and return what it registered.
 
-    AWS calls (the S3 preflight) go to moto, with the configured backup bucket seeded
-    compliant; `before_run` may change it to test the preflight's failures.
+    The program's cloud preflights run as they would for `pulumi preview`: tests give
+    them an in-memory account (conftest.py), the render tool turns them off.
+    `before_run` runs inside the evaluation's environment, just before the program.
     """
     config = apply_overrides(raw if raw is not None else stack_config(stack), overrides or {})
     monitor = RecordingMonitor(mocks or PlatformMocks())
@@ -390,10 +356,7 @@ def evaluate(
     env = {"KUBECONFIG": str(FIXTURE_KUBECONFIG), **(env or {})}
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from moto import mock_aws
-
-    with _environment(env), mock_aws():
-        seed_backup_bucket(config)
+    with _environment(env):
         if before_run:
             before_run()
         _sync_await(run_pulumi_func(_run_program))
