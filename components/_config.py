@@ -244,6 +244,14 @@ class Section:
             )
 
 
+def problem_report(title: str, problems: Sequence[object], hint: str = "") -> str:
+    """The one format for every "all problems at once" error: a count, then a line each."""
+    n = len(problems)
+    lines = "\n".join(f"  - {p}" for p in problems)
+    hint = f" ({hint})" if hint else ""
+    return f"{title} ({n} problem{'s' if n != 1 else ''}); nothing was changed{hint}:\n{lines}"
+
+
 # ---- reusable checks -------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 
+from components._config import problem_report
 from components.settings import Settings
 
 SUFFIX = ".cluster-api-provider-aws.sigs.k8s.io"
@@ -27,11 +28,12 @@ class PreflightError(pulumi.RunError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"AWS preflight for Cluster API failed ({len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''}); nothing was changed:\n{lines}\n"
-            "(set cluster.capi.aws.preflight: false only for previews without AWS credentials)"
+            problem_report(
+                "AWS preflight for Cluster API failed",
+                problems,
+                "set cluster.capi.aws.preflight: false only for previews without AWS credentials",
+            )
         )
 
 

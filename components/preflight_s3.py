@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from components._config import problem_report
+
 if TYPE_CHECKING:
     from components.persistence import ObjectStoreSettings
 
@@ -30,11 +32,12 @@ class BucketPreflightError(pulumi.RunError):
     def __init__(self, bucket: str, problems: list[str]) -> None:
         self.bucket = bucket
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"Backup bucket '{bucket}' failed the preflight ({len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''}); nothing was changed "
-            f"(persistence.backups.objectStore.preflight: false skips this check):\n{lines}"
+            problem_report(
+                f"Backup bucket '{bucket}' failed the preflight",
+                problems,
+                "persistence.backups.objectStore.preflight: false skips this check",
+            )
         )
 
 

@@ -35,6 +35,7 @@ from components._config import (
     matches,
     memory_bytes,
     one_of,
+    problem_report,
 )
 from components.control_plane import (
     CAPI,
@@ -112,11 +113,7 @@ class SettingsError(pulumi.RunError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"Invalid stack configuration ({len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''}); nothing was changed:\n{lines}"
-        )
+        super().__init__(problem_report("Invalid stack configuration", problems))
 
 
 class Secret:
