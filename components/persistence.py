@@ -40,9 +40,13 @@ OBJECT_STORE_MODES = (EMBEDDED, EXTERNAL)
 EBS_DRIVER = "ebs.csi.aws.com"
 VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.0"
 # The amazon/aws-cli image uploads etcd snapshots and creates the embedded buckets.
-AWS_CLI_IMAGE = "amazon/aws-cli:2.17.0"
+# Pinned by digest: a tag can be re-pushed, a digest cannot (see the Trivy incident).
+AWS_CLI_IMAGE = (
+    "amazon/aws-cli:2.17.0@sha256:643507c10ada7964ca6157b3d799f030b90577643da9955d319a77399ed80d73"
+)
 # SeaweedFS (Apache-2.0), the embedded dev object store; see docs/persistence.md.
-SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:3.85"
+ETCD_IMAGE = "registry.k8s.io/etcd:3.6.5-0@sha256:042ef9c02799eb9303abf1aa99b09f09d94b8ee3ba0c2dd3f42dc4e1d3dce534"
+SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:3.85@sha256:49312939c00c01e5ee6afbd7d728b18027821d3764c35a797a72acd4fdf3296a"
 SEAWEEDFS = "seaweedfs"
 SEAWEEDFS_S3_PORT = 8333
 EMBEDDED_REGION = "us-east-1"
@@ -133,7 +137,7 @@ class BackupSettings:
 class EtcdSnapshotSettings:
     schedule: str = "0 */6 * * *"
     keep: int = 28
-    etcd_image: str = "registry.k8s.io/etcd:3.6.5-0"
+    etcd_image: str = ETCD_IMAGE
     cluster_name: str = "cluster"
 
 
@@ -778,9 +782,6 @@ def _pod_security() -> dict[str, Any]:
     }
 
 
-_DIGEST_SKIP = "CKV_K8S_43=images are pinned by tag in code review; digests are a release step"
-
-
 def seaweedfs_identities(access_key: str, secret_key: str) -> dict[str, Any]:
     """SeaweedFS S3 identity file: one admin identity, used by Velero, Loki and etcd."""
     return {
@@ -843,10 +844,7 @@ def seaweedfs_manifests(size: str) -> dict[str, dict[str, Any]]:
             },
         },
         "deployment": {
-            "metadata": {
-                **meta,
-                "annotations": {"checkov.io/skip1": _DIGEST_SKIP},
-            },
+            "metadata": meta,
             "spec": {
                 "replicas": 1,
                 # One RWO volume: never two pods at once.
@@ -939,7 +937,6 @@ def bucket_job(buckets: Sequence[str]) -> dict[str, Any]:
         "metadata": {
             "name": "object-store-buckets",
             "labels": {**kube.MANAGED_BY, "app.kubernetes.io/name": "object-store-buckets"},
-            "annotations": {"checkov.io/skip1": _DIGEST_SKIP},
         },
         "spec": {
             "backoffLimit": 12,  # the server may still be starting
@@ -1049,10 +1046,9 @@ def etcd_snapshot_cronjob(
             "name": "etcd-snapshot",
             "labels": {**kube.MANAGED_BY, "app.kubernetes.io/name": "etcd-snapshot"},
             "annotations": {
-                "checkov.io/skip1": _DIGEST_SKIP,
-                "checkov.io/skip2": f"CKV_K8S_19=hostNetwork: {why}",
-                "checkov.io/skip3": f"CKV_K8S_23=runs as root: {why}",
-                "checkov.io/skip4": f"CKV_K8S_40=runs as root: {why}",
+                "checkov.io/skip1": f"CKV_K8S_19=hostNetwork: {why}",
+                "checkov.io/skip2": f"CKV_K8S_23=runs as root: {why}",
+                "checkov.io/skip3": f"CKV_K8S_40=runs as root: {why}",
             },
         },
         "spec": {

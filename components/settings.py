@@ -61,6 +61,7 @@ from components.observability import (
 )
 from components.persistence import (
     EMBEDDED,
+    ETCD_IMAGE,
     EXTERNAL,
     OBJECT_STORE_MODES,
     BackupSettings,
@@ -989,7 +990,7 @@ def _persistence(
     keep = e.integer("keep", 28, doc="Snapshots kept (older ones are deleted).", minimum=1)
     etcd_image = e.string(
         "etcdImage",
-        "registry.k8s.io/etcd:3.6.5-0",
+        ETCD_IMAGE,
         doc="Image with etcdctl; match the cluster's etcd minor.",
     )
     e.close()
