@@ -55,10 +55,13 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(CHECKOV_VENV)/bin/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==3.3.30
 
 checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov fully offline: zero failed checks
-	$(CHECKOV_ENV) $(CHECKOV_VENV)/bin/checkov $(foreach s,$(STACKS),-d $(RENDERED)/$(s)/k8s) \
-	  --framework kubernetes --skip-download -o json > $(RENDERED)/checkov.json || true
-	$(BIN)/python tools/checkov_report.py $(RENDERED)/checkov.json \
-	  --rendered $(foreach s,$(STACKS),$(RENDERED)/$(s)/k8s)
+	@# One run per stack: checkov 3.3.30 given several -d scans only the first directory.
+	@set -e; for s in $(STACKS); do \
+	  echo "checkov: $$s"; \
+	  $(CHECKOV_ENV) $(CHECKOV_VENV)/bin/checkov -d $(RENDERED)/$$s/k8s --framework kubernetes \
+	    --skip-download -o json > $(RENDERED)/$$s/checkov.json || true; \
+	  $(BIN)/python tools/checkov_report.py $(RENDERED)/$$s/checkov.json --rendered $(RENDERED)/$$s/k8s; \
+	done
 
 yamllint: render ## yamllint the rendered YAML and the workflows
 	$(BIN)/yamllint -c .yamllint.yaml --strict $(RENDERED) .github/workflows
