@@ -1,11 +1,12 @@
-"""Composition root: settings -> cluster -> security -> persistence -> observability -> edge."""
+"""Composition root: settings, preflights, then cluster -> security -> persistence ->
+observability -> edge, each given only what it needs; then the stack outputs."""
 
 import pulumi
 
-from components import edge as edge_gw
 from components import footprint, preflight_capa, preflight_s3
 from components import namespaces as ns
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
+from components.edge import EdgeGateway, EdgeGatewayArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
 from components.persistence import PersistenceLayer, PersistenceLayerArgs, pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
@@ -13,7 +14,7 @@ from components.settings import from_pulumi
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()
-preflight_capa.check(cfg)
+preflight_capa.check(cfg.cluster)
 preflight_s3.run(cfg.persistence.backups.object_store)
 
 cluster = HAControlPlane(
@@ -56,12 +57,13 @@ observability = ObservabilityStack(
         internal_issuer=security.internal_issuer,
         control_plane_metrics=cluster.control_plane_metrics,
         object_store=persistence.object_store,
+        backup_monitoring=persistence.backup_monitoring,
     ),
 )
 
-edge = edge_gw.EdgeGateway(
+edge = EdgeGateway(
     "edge",
-    edge_gw.EdgeGatewayArgs(
+    EdgeGatewayArgs(
         settings=cfg.edge,
         provider=cluster.provider,
         namespace=security.namespaces[ns.GATEWAY],
@@ -87,18 +89,18 @@ pulumi.export("tenantNamespaces", security.tenant_namespaces)
 pulumi.export("clusterIssuer", security.cluster_issuer)
 pulumi.export("policyMode", security.policy_mode)
 pulumi.export("defaultStorageClass", persistence.default_storage_class)
+pulumi.export("scratchStorageClass", persistence.scratch_storage_class)
+pulumi.export("snapshotClass", persistence.snapshot_class)
+pulumi.export("backupLocation", persistence.backup_location)
+pulumi.export("backupSchedules", persistence.backup_schedules)
 pulumi.export("grafanaUrl", observability.grafana_url)
 pulumi.export("prometheusUrl", observability.prometheus_url)
 pulumi.export("alertmanagerUrl", observability.alertmanager_url)
 pulumi.export("lokiPushUrl", observability.loki_push_url)
 pulumi.export("grafanaAdminSecret", observability.grafana_admin_secret)
-pulumi.export("footprint", footprint.report(cfg.profile))
 pulumi.export("gatewayAddress", edge.gateway_address)
 pulumi.export("grafanaPublicUrl", edge.grafana_url)
 pulumi.export("prometheusPublicUrl", edge.prometheus_url)
 pulumi.export("alertmanagerPublicUrl", edge.alertmanager_url)
 pulumi.export("edgeBasicAuthSecret", edge.basic_auth_secret)
-pulumi.export("scratchStorageClass", persistence.scratch_storage_class)
-pulumi.export("snapshotClass", persistence.snapshot_class)
-pulumi.export("backupLocation", persistence.backup_location)
-pulumi.export("backupSchedules", persistence.backup_schedules)
+pulumi.export("footprint", footprint.report(cfg.profile))

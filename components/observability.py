@@ -22,7 +22,7 @@ from components import kube
 from components import namespaces as ns
 from components._config import memory_bytes
 from components.catalogue import chart
-from components.interfaces import ObjectStoreInfo, ServiceRef
+from components.interfaces import BackupMonitoring, ObjectStoreInfo, ServiceRef
 
 TYPE_TOKEN = "k8splatform:observability:ObservabilityStack"
 
@@ -177,6 +177,8 @@ class ObservabilityStackArgs:
     """etcd / scheduler / controller-manager metrics reachable (capi mode)."""
     object_store: ObjectStoreInfo | None = None
     """PersistenceLayer's bucket for Loki; `observability.loki.objectStore` wins over it."""
+    backup_monitoring: BackupMonitoring | None = None
+    """How to scrape Velero and which backup alerts to load (from PersistenceLayer)."""
 
 
 # ---- small pure helpers (tested through the rendered values) ------------------------------
@@ -319,24 +321,9 @@ def _rule(  # noqa: PLR0917
 
 def platform_rules(etcd_snapshots: bool) -> dict[str, Any]:
     """Alerts on the platform's own guarantees (backups, certificates, storage, images, logs)."""
-    backups = [
-        _rule(
-            "VeleroBackupFailed",
-            'increase(velero_backup_failure_total{schedule!=""}[1h]) > 0',
-            "0m",
-            "warning",
-            "Velero schedule {{ $labels.schedule }} had a failed backup in the last hour.",
-            "backup-failed",
-        ),
-        _rule(
-            "VeleroBackupTooOld",
-            'time() - velero_backup_last_successful_timestamp{schedule!=""} > 90000',
-            "15m",
-            "critical",
-            "Velero schedule {{ $labels.schedule }} has no successful backup for more than 25h.",
-            "backup-too-old",
-        ),
-    ]
+    # Velero's alerts come from PersistenceLayer (per-schedule thresholds): Args
+    # backup_monitoring. The etcd snapshot job is ours to watch in capi mode.
+    backups: list[dict[str, Any]] = []
     if etcd_snapshots:
         selector = f'kube_cronjob_status_last_successful_time{{cronjob="{ETCD_SNAPSHOT_CRONJOB}"}}'
         backups += [
@@ -673,6 +660,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         )
         kube.helm_chart(LOKI, chart("loki"), logging, self._loki_values(), loki_opts)
         kube.helm_chart("alloy", chart("alloy"), logging, self._alloy_values(), after_crds)
+        self._backup_monitoring(after_crds)
         self._network_policies()
 
         self.grafana = ServiceRef(
@@ -764,6 +752,36 @@ class ObservabilityStack(pulumi.ComponentResource):
             type="Opaque",
             string_data=pulumi.Output.secret(data) if data else {},
             opts=self._child,
+        )
+
+    def _backup_monitoring(self, opts: pulumi.ResourceOptions) -> None:
+        """Scrape Velero, and load the backup alerts PersistenceLayer derives from its
+        schedules (it knows each interval; a fixed threshold would be wrong for hourly)."""
+        b = self._args.backup_monitoring
+        if b is None:
+            return
+        k8s.apiextensions.CustomResource(
+            "velero-metrics",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata={"name": "velero", "namespace": b.namespace, "labels": kube.MANAGED_BY},
+            spec={
+                "selector": {"matchLabels": dict(b.pod_labels)},
+                "podMetricsEndpoints": [{"portNumber": b.metrics_port, "path": "/metrics"}],
+            },
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            "velero-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": "velero-backups",
+                "namespace": self._monitoring,
+                "labels": kube.MANAGED_BY,
+            },
+            spec=dict(b.prometheus_rule_spec),
+            opts=opts,
         )
 
     def _loki_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]] | None:

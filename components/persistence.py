@@ -44,9 +44,16 @@ VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.0"
 AWS_CLI_IMAGE = (
     "amazon/aws-cli:2.17.0@sha256:643507c10ada7964ca6157b3d799f030b90577643da9955d319a77399ed80d73"
 )
+# etcdctl for the snapshot job; match the cluster's etcd minor.
+ETCD_IMAGE = (
+    "registry.k8s.io/etcd:3.6.5-0"
+    "@sha256:042ef9c02799eb9303abf1aa99b09f09d94b8ee3ba0c2dd3f42dc4e1d3dce534"
+)
 # SeaweedFS (Apache-2.0), the embedded dev object store; see docs/persistence.md.
-ETCD_IMAGE = "registry.k8s.io/etcd:3.6.5-0@sha256:042ef9c02799eb9303abf1aa99b09f09d94b8ee3ba0c2dd3f42dc4e1d3dce534"
-SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:3.85@sha256:49312939c00c01e5ee6afbd7d728b18027821d3764c35a797a72acd4fdf3296a"
+SEAWEEDFS_IMAGE = (
+    "chrislusf/seaweedfs:3.85"
+    "@sha256:49312939c00c01e5ee6afbd7d728b18027821d3764c35a797a72acd4fdf3296a"
+)
 SEAWEEDFS = "seaweedfs"
 SEAWEEDFS_S3_PORT = 8333
 EMBEDDED_REGION = "us-east-1"

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 
 from components._config import problem_report
-from components.settings import Settings
+from components.control_plane import ClusterSettings
 
 SUFFIX = ".cluster-api-provider-aws.sigs.k8s.io"
 INSTANCE_PROFILES = tuple(f"{p}{SUFFIX}" for p in ("control-plane", "nodes", "controllers"))
@@ -120,9 +120,9 @@ session_factory = _boto3_session
 """How `check` gets AWS access; tests swap in a fake account."""
 
 
-def check(settings: Settings, session: Any = None) -> None:
+def check(cluster: ClusterSettings, session: Any = None) -> None:
     """Called from __main__ right after settings load; a no-op unless capi + aws."""
-    capi = settings.cluster.capi
+    capi = cluster.capi
     if capi is None or capi.aws is None or not capi.aws.preflight:
         return
     aws = capi.aws

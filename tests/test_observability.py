@@ -227,13 +227,22 @@ def test_no_plaintext_credential_in_any_chart_values(
                     )
 
 
+def test_velero_is_scraped_where_it_runs(stack: Evaluation) -> None:
+    monitor = stack.one("kubernetes:monitoring.coreos.com/v1:PodMonitor", "velero-metrics")
+    assert monitor.namespace == "velero"
+    assert monitor.inputs["spec"]["podMetricsEndpoints"][0]["portNumber"] == 8085
+
+
 def test_platform_alerts_cover_backups_certificates_storage_images_and_logs(
     stack: Evaluation,
 ) -> None:
     groups = values(stack, "kps")["additionalPrometheusRulesMap"]["platform-alerts"]["groups"]
+    # Backup alerts: PersistenceLayer's rules (per-schedule thresholds), loaded here.
+    velero = stack.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "velero-alerts")
+    groups = groups + velero.inputs["spec"]["groups"]
     exprs = " ".join(r["expr"] for g in groups for r in g["rules"])
     for metric in (
-        "velero_backup_failure_total",
+        "velero_backup_last_status",
         "velero_backup_last_successful_timestamp",
         "certmanager_certificate_expiration_timestamp_seconds",
         "kubelet_volume_stats_available_bytes",
@@ -466,7 +475,9 @@ def test_network_policies_open_what_the_addons_need(prod_creds: Evaluation) -> N
 
 def test_own_kubernetes_objects_validate_against_the_schema(prod_creds: Evaluation) -> None:
     for r in prod_creds.k8s_objects():
-        if prod_creds.component_of(r).type == "k8splatform:observability:ObservabilityStack":
+        owner = prod_creds.component_of(r)
+        builtin = not r.type.startswith("kubernetes:monitoring.coreos.com/")  # CRs: validate_crs
+        if builtin and owner and owner.type == "k8splatform:observability:ObservabilityStack":
             doc = yaml.safe_load(yaml.safe_dump(manifest(r)))
             kubernetes_validate.validate(doc, "1.35", strict=True)
 

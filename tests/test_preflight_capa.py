@@ -67,7 +67,7 @@ def test_everything_missing_is_one_error_with_one_line_each(
     raw["cluster"]["capi"]["aws"]["amiId"] = "ami-0fedcba9876543210"
     settings = load(raw, "prod")
     with fake_aws(profiles=(), key_pairs=()) as session, pytest.raises(PreflightError) as err:
-        preflight_capa.check(settings, session)
+        preflight_capa.check(settings.cluster, session)
     lines = [ln for ln in str(err.value).splitlines() if ln.startswith("  - ")]
     assert len(lines) == 5  # three instance profiles, the key pair, the AMI
     assert isinstance(err.value, Exception) and err.value.problems == [ln[4:] for ln in lines]
@@ -85,4 +85,4 @@ def test_preflight_can_be_turned_off_for_previews_without_credentials(
         raise AssertionError("AWS was queried although the preflight is off")
 
     monkeypatch.setattr(preflight_capa, "session_factory", no_aws)
-    preflight_capa.check(settings)
+    preflight_capa.check(settings.cluster)
