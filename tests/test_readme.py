@@ -18,3 +18,11 @@ def test_every_stack_output_is_documented_in_the_readme(dev, prod) -> None:  # t
     text = README.read_text()
     for name in set(dev.outputs) | set(prod.outputs):
         assert f"| `{name}` |" in text, f"stack output {name} missing from README"
+
+
+def test_every_pinned_chart_is_listed_with_its_version_in_the_readme() -> None:
+    from components.catalogue import CHARTS
+
+    text = README.read_text()
+    for c in CHARTS.values():
+        assert f"| `{c.name}` | {c.version} | {c.repo} |" in text, c.name
