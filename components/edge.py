@@ -541,29 +541,8 @@ class EdgeGateway(pulumi.ComponentResource):
             ingress_ports=kube.tcp(ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT),
             resource_name="edge-allow-envoy-listeners",
         )
-        # The controller watches the API server; its address is outside any pod CIDR.
-        kube.network_policy(
-            "allow-controller-apiserver",
-            ns,
-            child,
-            pod_selector=CONTROLLER_POD_LABELS,
-            egress_to=[],
-            egress_ports=kube.tcp(443, 6443),
-            resource_name="edge-allow-controller-apiserver",
-        )
-        # xDS (envoy -> controller :18000) stays inside the namespace: the namespace's
-        # allow-same-namespace rule already covers it. Prometheus scrapes both.
-        kube.network_policy(
-            "allow-metrics-scrape",
-            ns,
-            child,
-            pod_selector=None,
-            ingress_from=[
-                _ns_peer(args.prometheus.namespace if args.prometheus else args.grafana.namespace)
-            ],
-            ingress_ports=kube.tcp(METRICS_PORT),
-            resource_name="edge-allow-metrics-scrape",
-        )
+        # API-server egress (controller) and Prometheus scraping (19001) come from
+        # SecurityBaseline's per-namespace allows; xDS stays inside the namespace.
         for r in routes:
             b = r.backend
             kube.network_policy(

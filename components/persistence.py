@@ -550,25 +550,18 @@ class PersistenceLayer(pulumi.ComponentResource):
             values,
             pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=depends)),
         )
-        kube.network_policy(
-            "allow-apiserver-and-object-store",
-            a.velero_namespace,
-            self._child,
-            pod_selector=VELERO_POD_LABELS,
-            egress_to=[],
-            # API server (443/6443) and S3 over HTTPS; the embedded store is same-namespace.
-            egress_ports=kube.tcp(443, 6443),
-            resource_name="velero-allow-apiserver-and-object-store",
-        )
-        kube.network_policy(
-            "allow-metrics-scrape",
-            a.velero_namespace,
-            self._child,
-            pod_selector=VELERO_POD_LABELS,
-            ingress_from=[kube.namespace_peer(ns.MONITORING)],
-            ingress_ports=kube.tcp(VELERO_METRICS_PORT),
-            resource_name="velero-allow-metrics-scrape",
-        )
+        # API-server egress and Prometheus scraping come from SecurityBaseline's
+        # per-namespace allows; the embedded store is in this namespace.
+        if store.mode == EXTERNAL:
+            kube.network_policy(
+                "allow-object-store-egress",
+                a.velero_namespace,
+                self._child,
+                pod_selector=VELERO_POD_LABELS,
+                egress_to=[],  # S3 endpoints are public addresses that change
+                egress_ports=kube.tcp(443),
+                resource_name="velero-allow-object-store-egress",
+            )
         region = EMBEDDED_REGION if store.mode == EMBEDDED else store.region
         self.backup_location = pulumi.Output.from_input(
             {

@@ -238,9 +238,10 @@ def test_gateway_may_reach_grafana_and_monitoring_admits_it(prod: Evaluation) ->
 
 
 def test_the_controller_may_reach_the_api_server(prod: Evaluation) -> None:
-    p = _policies(prod)["edge-allow-controller-apiserver"]
-    assert p["spec"]["podSelector"] == {"matchLabels": {"control-plane": "envoy-gateway"}}
+    # SecurityBaseline's allow for the gateway namespace, limited to the API server CIDRs.
+    p = prod.named("gateway-allow-api-server-egress").inputs
     assert {port["port"] for port in p["spec"]["egress"][0]["ports"]} == {443, 6443}
+    assert all("ipBlock" in peer for peer in p["spec"]["egress"][0]["to"])
 
 
 # ---- settings -----------------------------------------------------------------------
