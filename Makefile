@@ -15,7 +15,7 @@ CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 STATE_DIR ?= $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 
-.PHONY: help venv test lint unit render validate validate-k8s validate-crs checkov yamllint \
+.PHONY: help venv test lint unit render validate validate-k8s validate-crs checkov yamllint crds \
 	dev preview up kind-up kind-down clean
 
 help: ## List the targets
@@ -62,6 +62,11 @@ checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov fully offline: zero faile
 	    --skip-download -o json > $(RENDERED)/$$s/checkov.json || true; \
 	  $(BIN)/python tools/checkov_report.py $(RENDERED)/$$s/checkov.json --rendered $(RENDERED)/$$s/k8s; \
 	done
+
+crds: ## Fetch the pinned CRD schemas into build/crds (where ../shared is not beside the clone)
+	mkdir -p build/crds
+	grep -v '^#' tools/crd_sources.txt | while read -r name url; do \
+	  curl -fsSL --retry 3 -o build/crds/$$name "$$url"; done
 
 yamllint: render ## yamllint the rendered YAML and the workflows
 	$(BIN)/yamllint -c .yamllint.yaml --strict $(RENDERED) .github/workflows
