@@ -19,6 +19,7 @@ import botocore.session
 from moto import mock_aws
 
 from components.preflight_capa import INSTANCE_PROFILES
+from tools.offline import environment
 
 # One botocore session for every test: service models are parsed once, not per client.
 _BOTOCORE = botocore.session.get_session()
@@ -54,25 +55,19 @@ def fake_aws(
 ) -> Iterator[boto3.Session]:
     """moto with the given instance profiles (with a role unless in `roleless`) and key
     pairs; the pinned AMI always exists."""
-    saved = {k: os.environ.get(k) for k in FAKE_CREDENTIALS}
-    os.environ.update(FAKE_CREDENTIALS)
-    try:
-        # Skipping the ~1,000 AWS managed policies makes IAM start in milliseconds.
-        with mock_aws(config={"iam": {"load_aws_managed_policies": False}}):
-            session = boto3.Session(region_name=REGION, botocore_session=_BOTOCORE)
-            iam = session.client("iam")
-            for name in profiles:
-                iam.create_instance_profile(InstanceProfileName=name)
-                if name not in roleless:
-                    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
-                    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
-            ec2 = session.client("ec2")
-            for key in key_pairs:
-                ec2.create_key_pair(KeyName=key)
-            yield session
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    # Skipping the ~1,000 AWS managed policies makes IAM start in milliseconds.
+    with (
+        environment(FAKE_CREDENTIALS),
+        mock_aws(config={"iam": {"load_aws_managed_policies": False}}),
+    ):
+        session = boto3.Session(region_name=REGION, botocore_session=_BOTOCORE)
+        iam = session.client("iam")
+        for name in profiles:
+            iam.create_instance_profile(InstanceProfileName=name)
+            if name not in roleless:
+                iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+                iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+        ec2 = session.client("ec2")
+        for key in key_pairs:
+            ec2.create_key_pair(KeyName=key)
+        yield session

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 
 from components.namespaces import POLICY_EXEMPT_NAMESPACES
 from components.security import TENANT_LABEL, cluster_policies
@@ -18,8 +15,10 @@ from tools.offline import (
     Evaluation,
     Resource,
     apply_overrides,
+    manifest,
     stack_config,
 )
+from tools.validate_crs import validate_documents
 
 CRDS = CRDS_DIR
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -315,25 +314,12 @@ def test_every_workload_value_set_has_requests_and_limits(stack: Evaluation) -> 
 # ---- custom resources validate against the upstream CRDs -------------------------------------
 
 
-@cache
-def crd_validator(group: str, plural: str, version: str) -> jsonschema.Draft7Validator:
-    doc = yaml.load((CRDS / f"{group}_{plural}.yaml").read_text(), Loader=yaml.CSafeLoader)
-    found = next(v for v in doc["spec"]["versions"] if v["name"] == version)
-    # No meta-schema check of the (huge, trusted) upstream schema: that is the slow part.
-    return jsonschema.Draft7Validator(found["schema"]["openAPIV3Schema"])
-
-
-PLURALS = {"ClusterPolicy": "clusterpolicies", "ClusterIssuer": "clusterissuers"}
-PLURALS["Certificate"] = "certificates"
-
-
 def test_custom_resources_validate_against_the_upstream_crds(stack: Evaluation) -> None:
-    crs = [r for r in security_objects(stack) if r.inputs.get("kind") in PLURALS]
+    # The same validator as `make validate-crs`: schema, served version, unknown fields.
+    kinds = {"ClusterPolicy", "ClusterIssuer", "Certificate"}
+    crs = [manifest(r) for r in security_objects(stack) if r.inputs.get("kind") in kinds]
     assert len(crs) >= 5
-    for r in crs:
-        group, version = r.inputs["apiVersion"].split("/")
-        validator = crd_validator(group, PLURALS[r.inputs["kind"]], version)
-        validator.validate({k: v for k, v in r.inputs.items() if k != "metadata"})
+    assert validate_documents(crs, CRDS) == []
 
 
 # ---- settings guards ---------------------------------------------------------------------

@@ -313,7 +313,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
 
 
 @contextmanager
-def _environment(env: Mapping[str, str]) -> Iterator[None]:
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration, then restore them exactly."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -356,7 +357,7 @@ def evaluate(
     env = {"KUBECONFIG": str(FIXTURE_KUBECONFIG), **(env or {})}
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    with _environment(env):
+    with environment(env):
         if before_run:
             before_run()
         _sync_await(run_pulumi_func(_run_program))
