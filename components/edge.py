@@ -550,7 +550,7 @@ class EdgeGateway(pulumi.ComponentResource):
                 ns,
                 child,
                 pod_selector=ENVOY_POD_LABELS,
-                egress_to=[_ns_peer(b.namespace, b.pod_labels)],
+                egress_to=[kube.namespace_peer(b.namespace, b.pod_labels)],
                 egress_ports=kube.tcp(b.pod_port),
                 resource_name=f"edge-allow-envoy-to-{r.key}",
             )
@@ -559,7 +559,7 @@ class EdgeGateway(pulumi.ComponentResource):
                 b.namespace,
                 child,
                 pod_selector=b.pod_labels,
-                ingress_from=[_ns_peer(ns, ENVOY_POD_LABELS)],
+                ingress_from=[kube.namespace_peer(ns, ENVOY_POD_LABELS)],
                 ingress_ports=kube.tcp(b.pod_port),
                 resource_name=f"edge-allow-gateway-to-{r.key}",
             )
@@ -694,15 +694,6 @@ def backend_route_spec(gateway_namespace: pulumi.Input[str], r: _Route) -> dict[
             }
         ],
     }
-
-
-def _ns_peer(namespace: pulumi.Input[str], pods: Mapping[str, str] | None = None) -> dict[str, Any]:
-    peer: dict[str, Any] = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-    }
-    if pods:
-        peer["podSelector"] = {"matchLabels": dict(pods)}
-    return peer
 
 
 def _once_created(resource: pulumi.CustomResource, value: str) -> pulumi.Output[str | None]:

@@ -61,7 +61,9 @@ Peer = dict[str, Any]
 Port = dict[str, Any]
 
 
-def namespace_peer(namespace: str, pod_labels: Mapping[str, str] | None = None) -> Peer:
+def namespace_peer(
+    namespace: pulumi.Input[str], pod_labels: Mapping[str, str] | None = None
+) -> Peer:
     peer: Peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
     if pod_labels:
         peer["podSelector"] = {"matchLabels": dict(pod_labels)}

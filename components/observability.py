@@ -1222,12 +1222,7 @@ class ObservabilityStack(pulumi.ComponentResource):
             "grafana-to-loki",
             mon,
             pod_selector=GRAFANA_PODS,
-            egress_to=[
-                {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": log}},
-                    "podSelector": {"matchLabels": LOKI_GATEWAY_PODS},
-                }
-            ],
+            egress_to=[kube.namespace_peer(log, LOKI_GATEWAY_PODS)],
             egress_ports=kube.tcp(8080),
         )
         policy(
@@ -1260,12 +1255,7 @@ class ObservabilityStack(pulumi.ComponentResource):
             "loki-gateway-from-grafana",
             log,
             pod_selector=LOKI_GATEWAY_PODS,
-            ingress_from=[
-                {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": mon}},
-                    "podSelector": {"matchLabels": GRAFANA_PODS},
-                }
-            ],
+            ingress_from=[kube.namespace_peer(mon, GRAFANA_PODS)],
             ingress_ports=kube.tcp(8080),
         )
         policy(
