@@ -15,7 +15,7 @@ CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 STATE_DIR ?= $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 
-.PHONY: help venv test lint unit render validate validate-k8s validate-crs checkov yamllint crds \
+.PHONY: help venv test lint unit render validate validate-k8s validate-crs checkov yamllint crds snapshot \
 	dev preview up kind-up kind-down clean
 
 help: ## List the targets
@@ -40,6 +40,9 @@ test: lint unit validate ## Everything CI runs: lint, tests, offline render and 
 
 render: venv ## Render both stacks offline into build/rendered/<stack> (YAML + footprint)
 	@for s in $(STACKS); do $(BIN)/python tools/render.py --stack $$s --out $(RENDERED)/$$s || exit 1; done
+
+snapshot: venv ## Record both stacks' full render in tests/snapshots/render.json (after an intended change)
+	$(BIN)/python tools/render.py --snapshot tests/snapshots/render.json
 
 validate: validate-k8s validate-crs checkov yamllint ## Every offline validator on the rendered stacks
 

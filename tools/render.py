@@ -1,18 +1,27 @@
 """Render a stack offline to YAML: for review, GitOps export and scanning.
 
     python tools/render.py --stack dev|prod --out DIR
+    python tools/render.py --snapshot OUT.json
+    python tools/render.py --check SNAPSHOT.json
 
 Writes every Kubernetes object the program creates itself, one file per object:
 DIR/k8s/<Kind>-<namespace>-<name>.yaml for built-in kinds, DIR/crs/... for custom
 resources, and DIR/charts/<name>.yaml with each chart's repo, name, version and values.
 Secret data and every value the program marks secret are replaced by "<redacted>".
 Prints a summary and the footprint report (CPU/memory requests per workload).
+
+--snapshot writes the full evaluation of both stacks (every resource's type, name,
+parent, provider, options and inputs, and the stack outputs) as sorted JSON; --check
+renders again and prints a unified diff when anything differs, so a change to what
+the program registers is always made on purpose (`make snapshot` to accept it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import difflib
 import json
 import re
 import shutil
@@ -27,7 +36,7 @@ if __package__ in (None, ""):
 
 from components import footprint
 from components.settings import PREFLIGHT_SWITCHES
-from tools.offline import Evaluation, Resource, evaluate, manifest
+from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest
 
 REDACTED = "<redacted>"
 # API groups served by the API server itself; anything else is a custom resource.
@@ -158,28 +167,117 @@ def render(stack: str, out: Path) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("dev", "prod"))
-    parser.add_argument("--out", required=True, type=Path)
-    args = parser.parse_args(argv)
-    result = render(args.stack, args.out)
-    c, fp = result["counts"], result["footprint"]
-    print(
-        f"{args.stack}: {c['k8s']} objects -> {args.out}/k8s, {c['crs']} custom resources -> "
-        f"{args.out}/crs, {c['charts']} charts -> {args.out}/charts"
+SNAPSHOT_STACKS = ("dev", "prod")
+
+
+def _resource_entry(r: Resource) -> dict[str, Any]:
+    inputs = copy.deepcopy(r.inputs)
+    for path in r.secret_paths:
+        redact(inputs, path)
+    return {
+        "type": r.type,
+        "name": r.name,
+        "urn": r.urn,
+        "parent": r.parent,
+        "custom": r.custom,
+        "remote": r.remote,
+        "read": r.read,
+        "provider": r.provider,
+        "dependencies": sorted(r.dependencies),
+        "protect": r.protect,
+        "retainOnDelete": r.retain_on_delete,
+        "deletedWith": r.deleted_with,
+        "deleteTimeout": r.delete_timeout,
+        "ignoreChanges": sorted(r.ignore_changes),
+        "secretPaths": sorted(r.secret_paths),
+        "inputs": REDACTED if "<root>" in r.secret_paths else inputs,
+    }
+
+
+def snapshot_of(ev: Evaluation) -> dict[str, Any]:
+    """Everything the program registered for one stack; secret values redacted."""
+    resources = sorted(
+        (_resource_entry(r) for r in ev.resources), key=lambda e: (e["urn"], e["read"])
     )
-    print(
-        f"footprint ({args.stack}, DaemonSets x {fp['nodesAssumed']} nodes): "
-        f"requests cpu={fp['cpu']} memory={fp['memory']}"
+    outputs = {k: REDACTED if k in ev.secret_outputs else v for k, v in ev.outputs.items()}
+    return {"resources": resources, "outputs": outputs, "secretOutputs": sorted(ev.secret_outputs)}
+
+
+def snapshot() -> str:
+    """Both stacks, as deterministic JSON text (the cloud preflights off, as in render)."""
+    off = dict.fromkeys(PREFLIGHT_SWITCHES, False)
+    doc = {stack: snapshot_of(evaluate(stack, off)) for stack in SNAPSHOT_STACKS}
+    text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    # The fixture kubeconfig's path names the checkout; the record must not.
+    return text.replace(json.dumps(str(ROOT))[1:-1], "$ROOT")
+
+
+def snapshot_diff(path: Path, current: str | None = None) -> str:
+    """A unified diff from the recorded snapshot to the program as it is; "" if equal."""
+    recorded = path.read_text() if path.exists() else ""
+    current = snapshot() if current is None else current
+    if current == recorded:
+        return ""
+    return "".join(
+        difflib.unified_diff(
+            recorded.splitlines(keepends=True),
+            current.splitlines(keepends=True),
+            fromfile=f"{path} (recorded)",
+            tofile="render (now)",
+        )
     )
-    for name, w in sorted(fp["byWorkload"].items()):
-        print(f"  {name:<50} {w['cpu']:>8} {w['memory']:>8}  x{w['replicas']}")
+
+
+def _close_loop() -> None:
     # Close the mocks' event loop now; left to interpreter shutdown it sometimes
     # prints a harmless "Invalid file descriptor" traceback.
     loop = asyncio.get_event_loop()
     if not loop.is_closed():
         loop.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--stack", choices=("dev", "prod"))
+    mode.add_argument("--snapshot", type=Path, metavar="OUT", help="record both stacks")
+    mode.add_argument("--check", type=Path, metavar="SNAPSHOT", help="compare with a record")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if args.snapshot is not None:
+        args.snapshot.parent.mkdir(parents=True, exist_ok=True)
+        args.snapshot.write_text(snapshot())
+        print(f"snapshot of {', '.join(SNAPSHOT_STACKS)} -> {args.snapshot}")
+        _close_loop()
+        return 0
+    if args.check is not None:
+        diff = snapshot_diff(args.check)
+        _close_loop()
+        if diff:
+            print(diff, end="")
+            print(f"render differs from {args.check}; if intended, run `make snapshot`")
+            return 1
+        print(f"render matches {args.check}")
+        return 0
+    if args.out is None:
+        parser.error("--stack needs --out")
+    return _render_stack(args.stack, args.out)
+
+
+def _render_stack(stack: str, out: Path) -> int:
+    result = render(stack, out)
+    c, fp = result["counts"], result["footprint"]
+    print(
+        f"{stack}: {c['k8s']} objects -> {out}/k8s, {c['crs']} custom resources -> "
+        f"{out}/crs, {c['charts']} charts -> {out}/charts"
+    )
+    print(
+        f"footprint ({stack}, DaemonSets x {fp['nodesAssumed']} nodes): "
+        f"requests cpu={fp['cpu']} memory={fp['memory']}"
+    )
+    for name, w in sorted(fp["byWorkload"].items()):
+        print(f"  {name:<50} {w['cpu']:>8} {w['memory']:>8}  x{w['replicas']}")
+    _close_loop()
     return 0
 
 
