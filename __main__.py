@@ -3,14 +3,15 @@ observability -> edge, each given only what it needs; then the stack outputs."""
 
 import pulumi
 
-from components import footprint, preflight_capa, preflight_s3
-from components import namespaces as ns
+from components import preflight_capa, preflight_s3
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.edge import EdgeGateway, EdgeGatewayArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
 from components.persistence import PersistenceLayer, PersistenceLayerArgs, pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
 from components.settings import from_pulumi
+from kernel import footprint
+from kernel import namespaces as ns
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()

@@ -18,9 +18,9 @@ import pulumi_random as random
 import yaml
 
 from components import capi_objects as capi
-from components import kube
-from components.catalogue import chart
-from components.interfaces import HookFactory, LateBound
+from kernel import kube
+from kernel.catalogue import chart
+from kernel.contracts import HookFactory, LateBound
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 

@@ -32,9 +32,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kube
-from components.catalogue import chart
-from components.interfaces import ServiceRef
+from kernel import kube
+from kernel.catalogue import chart
+from kernel.contracts import ServiceRef
 
 TYPE_TOKEN = "k8splatform:edge:EdgeGateway"
 

@@ -18,11 +18,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import kube
-from components import namespaces as ns
-from components._config import memory_bytes
-from components.catalogue import chart
-from components.interfaces import BackupMonitoring, ObjectStoreInfo, ServiceRef
+from kernel import kube
+from kernel import namespaces as ns
+from kernel.catalogue import chart
+from kernel.config import memory_bytes
+from kernel.contracts import BackupMonitoring, ObjectStoreInfo, ServiceRef
 
 TYPE_TOKEN = "k8splatform:observability:ObservabilityStack"
 

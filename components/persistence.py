@@ -26,10 +26,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import footprint, kube
-from components import namespaces as ns
-from components.catalogue import chart
-from components.interfaces import BackupMonitoring, HookFactory, LateBound, ObjectStoreInfo
+from kernel import footprint, kube
+from kernel import namespaces as ns
+from kernel.catalogue import chart
+from kernel.contracts import BackupMonitoring, HookFactory, LateBound, ObjectStoreInfo
 
 TYPE_TOKEN = "k8splatform:persistence:PersistenceLayer"
 
@@ -1198,7 +1198,7 @@ class KubeBackupApi:
     """BackupApi over the Kubernetes API (velero.io/v1 Backups)."""
 
     def __init__(self, kubeconfig: str) -> None:
-        from components.kubeapi import KubeApi
+        from kernel.kubeapi import KubeApi
 
         self._api = KubeApi(kubeconfig)
 

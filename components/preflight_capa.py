@@ -13,8 +13,8 @@ from typing import Any
 
 import pulumi
 
-from components._config import problem_report
 from components.control_plane import ClusterSettings
+from kernel.config import problem_report
 
 SUFFIX = ".cluster-api-provider-aws.sigs.k8s.io"
 INSTANCE_PROFILES = tuple(f"{p}{SUFFIX}" for p in ("control-plane", "nodes", "controllers"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from components._config import problem_report
+from kernel.config import problem_report
 
 if TYPE_CHECKING:
     from components.persistence import ObjectStoreSettings

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
-from components.catalogue import chart
-from components.namespaces import (
+from kernel import kube
+from kernel.catalogue import chart
+from kernel.namespaces import (
     CERT_MANAGER,
     KYVERNO,
     MONITORING,

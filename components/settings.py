@@ -14,29 +14,7 @@ from typing import Any
 
 import pulumi
 
-from components import capi_objects, kubeconfig
-from components._config import (
-    CPU_QUANTITY,
-    CRON,
-    DNS_LABEL,
-    DNS_NAME,
-    DURATION,
-    EMAIL,
-    K8S_VERSION,
-    MEMORY_QUANTITY,
-    MISSING,
-    ByProfile,
-    Context,
-    FieldDoc,
-    Problem,
-    Section,
-    cidr,
-    duration_hours,
-    matches,
-    memory_bytes,
-    one_of,
-    problem_report,
-)
+from components import capi_objects
 from components.control_plane import (
     CAPI,
     EXISTING,
@@ -48,7 +26,6 @@ from components.control_plane import (
     ExistingClusterSettings,
 )
 from components.edge import DEV_NODE_PORTS, HTTPS_PORT, EdgeSettings
-from components.namespaces import BY_NAME as PLATFORM_NAMESPACES
 from components.observability import (
     RECEIVER_TYPES,
     SEVERITIES,
@@ -97,6 +74,29 @@ from components.security import (
     TlsSettings,
     TrivySettings,
 )
+from kernel import kubeconfig
+from kernel.config import (
+    CPU_QUANTITY,
+    CRON,
+    DNS_LABEL,
+    DNS_NAME,
+    DURATION,
+    EMAIL,
+    K8S_VERSION,
+    MEMORY_QUANTITY,
+    MISSING,
+    ByProfile,
+    Context,
+    FieldDoc,
+    Section,
+    cidr,
+    duration_hours,
+    matches,
+    memory_bytes,
+    one_of,
+)
+from kernel.loader import Loader, SettingsError
+from kernel.namespaces import BY_NAME as PLATFORM_NAMESPACES
 
 PROJECT = "k8s-platform"
 PROFILES = ("dev", "prod")
@@ -107,34 +107,6 @@ SUPPORTED_MINORS = range(31, 37)
 
 PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight", "persistence.backups.objectStore.preflight")
 """Settings that turn off the cloud preflights (previews and renders without credentials)."""
-
-
-class SettingsError(pulumi.RunError):
-    """Raised with every problem at once. A RunError prints without a traceback."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__(problem_report("Invalid stack configuration", problems))
-
-
-class Secret:
-    """A credential from the `secrets` config key. Its repr never shows the value;
-    components turn it into a Pulumi secret with `.output()`."""
-
-    def __init__(self, key: str, value: str) -> None:
-        self.key = key
-        self._value = value
-
-    def output(self) -> pulumi.Output[str]:
-        return pulumi.Output.secret(self._value)
-
-    def plaintext(self) -> str:
-        """For plan-time checks that must call an API (the S3 preflight) or parse the
-        value; never log, export or put it in resource inputs."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({self.key!r})"
 
 
 @dataclass(frozen=True)
@@ -149,75 +121,7 @@ class Settings:
     edge: EdgeSettings
 
 
-class _Loader:
-    """Holds what every section needs: the profile, the risks the user accepted and
-    the secrets, and records which guards exist so `acceptRisks` can be checked."""
-
-    def __init__(self, ctx: Context, accept: tuple[str, ...], secrets: Mapping[str, Any]):
-        self.ctx = ctx
-        self.accept = set(accept)
-        self.guards: set[str] = set()
-        self.secrets = secrets
-        self.secrets_used: set[str] = set()
-
-    @property
-    def prod(self) -> bool:
-        return self.ctx.profile == "prod"
-
-    def prod_minimum(self, section: Section, name: str, value: int | None, minimum: int) -> None:
-        """prod may not go below `minimum` unless the key is listed in acceptRisks."""
-        key = section.key(name)
-        self.guards.add(key)
-        if self.prod and value is not None and value < minimum and key not in self.accept:
-            self.ctx.problem(
-                key,
-                value,
-                f"prod needs at least {minimum}; to accept the risk, add '{key}' to acceptRisks",
-            )
-
-    def replicas(
-        self,
-        section: Section,
-        name: str,
-        default: ByProfile[int],
-        *,
-        doc: str,
-        floor: int | None = None,
-        maximum: int = 7,
-    ) -> int:
-        """A replica count: 1..maximum, and in prod at least `floor` (default: the prod
-        default) unless the key is listed in acceptRisks."""
-        value = section.integer(name, default, doc=doc, minimum=1, maximum=maximum)
-        self.prod_minimum(section, name, value, default.prod if floor is None else floor)
-        return int(value)
-
-    def prod_requires(self, key: str, ok: bool, value: Any, what: str) -> None:
-        """A prod safety property that only an explicit acceptRisks entry can waive."""
-        self.guards.add(key)
-        if self.prod and not ok and key not in self.accept:
-            self.ctx.problem(
-                key, value, f"prod requires {what}; to accept the risk, add '{key}' to acceptRisks"
-            )
-
-    def secret(self, section: Section, name: str, *, required: bool, doc: str) -> Secret | None:
-        """A setting that names an entry of the `secrets` config key."""
-        ref = section.string(name, None if not required else MISSING, doc=doc, check=DNS_LABEL)
-        if ref is None:
-            return None
-        self.secrets_used.add(ref)
-        value = self.secrets.get(ref)
-        if not isinstance(value, str) or not value:
-            self.ctx.problem(
-                section.key(name),
-                ref,
-                f"no secret '{ref}'; set it with "
-                f"`pulumi config set --secret --path 'secrets.{ref}' <value>`",
-            )
-            return None
-        return Secret(ref, value)
-
-
-def _cluster(load: _Loader, root: Section, stack: str) -> ClusterSettings:
+def _cluster(load: Loader, root: Section, stack: str) -> ClusterSettings:
     s = root.section("cluster", doc="The cluster itself: HAControlPlane.")
     name = s.string(
         "name",
@@ -305,7 +209,7 @@ _CPU = CPU_QUANTITY
 _MEM = MEMORY_QUANTITY
 
 
-def _tenant(load: _Loader, t: Section, name: str) -> TenantSettings:
+def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
     q = t.section("quota", doc="ResourceQuota of the tenant namespace (profile defaults).")
     quota = TenantQuota(
         requests_cpu=q.string("requestsCpu", ByProfile("2", "8"), doc="Sum of CPU requests.",
@@ -364,7 +268,7 @@ INSTANCE_TYPE = matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type suc
 PERCENT = matches(r"([1-9]|[1-9]\d)%", "a percentage below 100% such as 40%")
 
 
-def _capi(load: _Loader, cluster: Section, name: str, active: bool) -> CapiSettings | None:
+def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettings | None:
     """Read the `cluster.capi` section always (docs, unknown keys); require keys only
     when capi mode is on."""
     req: Any = MISSING if active else None
@@ -485,7 +389,7 @@ def _capi(load: _Loader, cluster: Section, name: str, active: bool) -> CapiSetti
     )
 
 
-def _capi_aws(load: _Loader, capi: Section, active: bool) -> CapiAwsSettings | None:
+def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | None:
     req: Any = MISSING if active else None
     a = capi.section("aws", doc="capi + aws (CAPA).")
     region = a.string("region", req, doc="AWS region.", check=AWS_REGION)
@@ -557,7 +461,7 @@ def _capi_aws(load: _Loader, capi: Section, active: bool) -> CapiAwsSettings | N
     )
 
 
-def _capi_docker(load: _Loader, capi: Section) -> CapiDockerSettings:
+def _capi_docker(load: Loader, capi: Section) -> CapiDockerSettings:
     d = capi.section("docker", doc="capi + docker (CAPD).")
     fds = d.strings(
         "failureDomains",
@@ -571,7 +475,7 @@ def _capi_docker(load: _Loader, capi: Section) -> CapiDockerSettings:
     return CapiDockerSettings(failure_domains=fds)
 
 
-def _security(load: _Loader, root: Section) -> SecuritySettings:
+def _security(load: Loader, root: Section) -> SecuritySettings:
     s = root.section("security", doc="SecurityBaseline.")
     tenants = []
     seen: set[str] = set()
@@ -753,7 +657,7 @@ def _security(load: _Loader, root: Section) -> SecuritySettings:
 
 
 def _persistence(
-    load: _Loader, root: Section, cluster: ClusterSettings, security: SecuritySettings
+    load: Loader, root: Section, cluster: ClusterSettings, security: SecuritySettings
 ) -> PersistenceSettings:
     s = root.section("persistence", doc="PersistenceLayer: storage, snapshots, backups.")
     protect = s.boolean(
@@ -1046,7 +950,7 @@ def _go_duration(value: str) -> str | None:
 BUCKET_NAME = matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63, a-z 0-9 . -)")
 
 
-def _observability(load: _Loader, root: Section, cluster_name: str) -> ObservabilitySettings:
+def _observability(load: Loader, root: Section, cluster_name: str) -> ObservabilitySettings:
     s = root.section("observability", doc="ObservabilityStack.")
     zone_spread = s.boolean(
         "zoneSpread",
@@ -1089,7 +993,7 @@ def _observability(load: _Loader, root: Section, cluster_name: str) -> Observabi
 RETENTION_SIZE_SHARE = 0.85
 
 
-def _prometheus(load: _Loader, parent: Section) -> PrometheusSettings:
+def _prometheus(load: Loader, parent: Section) -> PrometheusSettings:
     p = parent.section("prometheus", doc="Prometheus (kube-prometheus-stack).")
     replicas = load.replicas(p, "replicas", ByProfile(1, 2), doc="Replicas.", maximum=5)
     retention = p.string(
@@ -1129,7 +1033,7 @@ def _prometheus(load: _Loader, parent: Section) -> PrometheusSettings:
     )
 
 
-def _alerting(load: _Loader, parent: Section) -> AlertingSettings:
+def _alerting(load: Loader, parent: Section) -> AlertingSettings:
     a = parent.section("alerting", doc="Alertmanager and where alerts go.")
     replicas = load.replicas(
         a, "replicas", ByProfile(1, 3), doc="Alertmanager replicas (gossip cluster)."
@@ -1191,7 +1095,7 @@ def _alerting(load: _Loader, parent: Section) -> AlertingSettings:
     return AlertingSettings(replicas=replicas, receivers=tuple(receivers), dead_mans_switch=dms)
 
 
-def _loki(load: _Loader, parent: Section) -> LokiSettings:
+def _loki(load: Loader, parent: Section) -> LokiSettings:
     lk = parent.section("loki", doc="Loki (monolithic; replicated on object storage in prod).")
     replicas = load.replicas(
         lk, "replicas", ByProfile(1, 3), doc="Loki replicas (>1 needs object storage)."
@@ -1248,7 +1152,7 @@ def _loki(load: _Loader, parent: Section) -> LokiSettings:
     )
 
 
-def _loki_object_store(load: _Loader, lk: Section) -> LokiObjectStoreSettings | None:
+def _loki_object_store(load: Loader, lk: Section) -> LokiObjectStoreSettings | None:
     given = lk.is_set("objectStore")
     o = lk.section(
         "objectStore",
@@ -1296,7 +1200,7 @@ def _loki_object_store(load: _Loader, lk: Section) -> LokiObjectStoreSettings | 
     )
 
 
-def _edge(load: _Loader, root: Section) -> EdgeSettings:
+def _edge(load: Loader, root: Section) -> EdgeSettings:
     s = root.section("edge", doc="EdgeGateway: Gateway API, Envoy Gateway, public HTTPS.")
     enabled = s.boolean("enabled", True, doc="Install Envoy Gateway and the shared Gateway.")
     domain = s.string(
@@ -1392,7 +1296,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     if not isinstance(secrets_raw, Mapping):
         ctx.problem("secrets", "<redacted>", "expected a mapping of names to secret strings")
         secrets_raw = {}
-    load_ = _Loader(ctx, accept, secrets_raw)
+    load_ = Loader(ctx, accept, secrets_raw)
 
     cluster = _cluster(load_, root, stack)
     security = _security(load_, root)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# The rules read the exemption list from components/namespaces.py in the repo root.
+# The rules read the exemption list from kernel/namespaces.py in the repo root.
 sys.path[:0] = [str(HERE.parent)]
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402

@@ -26,7 +26,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.namespaces import PLATFORM_NAMESPACES
+from kernel.namespaces import PLATFORM_NAMESPACES
 
 # ---- shared vocabulary -------------------------------------------------------------------
 
@@ -36,7 +36,7 @@ SINGLETON_ANNOTATION = "k8s-platform/singleton"
 EXEMPT_NAMESPACES = frozenset(
     {ns.name for ns in PLATFORM_NAMESPACES if ns.policy_exempt} | {"kube-system"}
 )
-"""Namespaces where privileged pods and hostPath are allowed (components/namespaces.py)."""
+"""Namespaces where privileged pods and hostPath are allowed (kernel/namespaces.py)."""
 PLATFORM = frozenset(ns.name for ns in PLATFORM_NAMESPACES)
 HA_KINDS = ("Deployment", "StatefulSet")
 CHART_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import footprint
+from kernel import footprint
 from tools import render
 from tools.offline import ROOT, Evaluation
 

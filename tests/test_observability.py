@@ -11,8 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components._config import cpu_millis, memory_bytes
 from components.observability import RECEIVERS_MOUNT
+from kernel.config import cpu_millis, memory_bytes
 from tools.offline import SECRET_SIG, SIG_KEY, Evaluation, evaluate, manifest
 
 # Fake credentials the override stacks carry; none may ever appear in chart values.

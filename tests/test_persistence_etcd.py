@@ -5,8 +5,8 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from components.namespaces import BY_NAME, ETCD_BACKUP, PRIVILEGED
 from components.persistence import EtcdSnapshotSettings, etcd_snapshot_cronjob
+from kernel.namespaces import BY_NAME, ETCD_BACKUP, PRIVILEGED
 from tools.offline import Evaluation, manifest
 
 CRONJOB = "kubernetes:batch/v1:CronJob"

@@ -14,12 +14,12 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.interfaces import LateBound
 from components.persistence import (
     PreUpgradeBackup,
     PreUpgradeBackupError,
     backup_name,
 )
+from kernel.contracts import LateBound
 
 NOW = dt.datetime(2026, 11, 22, 3, 4, 5, tzinfo=dt.UTC)
 

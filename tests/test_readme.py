@@ -21,7 +21,7 @@ def test_every_stack_output_is_documented_in_the_readme(dev, prod) -> None:  # t
 
 
 def test_every_pinned_chart_is_listed_with_its_version_in_the_readme() -> None:
-    from components.catalogue import CHARTS
+    from kernel.catalogue import CHARTS
 
     text = README.read_text()
     for c in CHARTS.values():

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from components.namespaces import POLICY_EXEMPT_NAMESPACES
 from components.security import TENANT_LABEL, cluster_policies
 from components.settings import SettingsError, load
+from kernel.namespaces import POLICY_EXEMPT_NAMESPACES
 from tools.offline import (
     CRDS_DIR,
     FIXTURE_KUBECONFIG,

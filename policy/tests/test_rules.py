@@ -276,7 +276,7 @@ def _only(prefix: str) -> list[Any]:
 
 
 def test_exempt_namespaces_come_from_the_namespace_catalogue() -> None:
-    from components.namespaces import PLATFORM_NAMESPACES
+    from kernel.namespaces import PLATFORM_NAMESPACES
 
     catalogue = {ns.name for ns in PLATFORM_NAMESPACES if ns.policy_exempt}
     assert catalogue | {"kube-system"} == set(rules.EXEMPT_NAMESPACES)

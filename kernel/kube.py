@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import footprint
-from components.catalogue import ChartRef
+from kernel import footprint
+from kernel.catalogue import ChartRef
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "k8s-platform"}
 
