@@ -3,8 +3,9 @@ observability -> edge, each given only what it needs; then the stack outputs."""
 
 import pulumi
 
-from components import preflight_capa, preflight_s3
+from components import preflight_s3
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
+from components.control_plane import preflight as preflight_capa
 from components.edge import EdgeGateway, EdgeGatewayArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
 from components.persistence import PersistenceLayer, PersistenceLayerArgs, pre_upgrade_backups

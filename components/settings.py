@@ -14,17 +14,8 @@ from typing import Any
 
 import pulumi
 
-from components import capi_objects
-from components.control_plane import (
-    CAPI,
-    EXISTING,
-    MODES,
-    CapiAwsSettings,
-    CapiDockerSettings,
-    CapiSettings,
-    ClusterSettings,
-    ExistingClusterSettings,
-)
+from components.control_plane import settings as cluster_settings
+from components.control_plane.settings import ClusterSettings
 from components.edge import DEV_NODE_PORTS, HTTPS_PORT, EdgeSettings
 from components.observability import (
     RECEIVER_TYPES,
@@ -74,7 +65,6 @@ from components.security import (
     TlsSettings,
     TrivySettings,
 )
-from kernel import kubeconfig
 from kernel.config import (
     CPU_QUANTITY,
     CRON,
@@ -82,7 +72,6 @@ from kernel.config import (
     DNS_NAME,
     DURATION,
     EMAIL,
-    K8S_VERSION,
     MEMORY_QUANTITY,
     MISSING,
     ByProfile,
@@ -100,9 +89,6 @@ from kernel.namespaces import BY_NAME as PLATFORM_NAMESPACES
 
 PROJECT = "k8s-platform"
 PROFILES = ("dev", "prod")
-DEFAULT_KUBERNETES_VERSION = "v1.35.0"
-# The Kubernetes minors this release of the platform is built and validated for.
-SUPPORTED_MINORS = range(31, 37)
 
 
 PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight", "persistence.backups.objectStore.preflight")
@@ -119,84 +105,6 @@ class Settings:
     persistence: PersistenceSettings
     observability: ObservabilitySettings
     edge: EdgeSettings
-
-
-def _cluster(load: Loader, root: Section, stack: str) -> ClusterSettings:
-    s = root.section("cluster", doc="The cluster itself: HAControlPlane.")
-    name = s.string(
-        "name",
-        stack,
-        doc="Cluster name; also the provider's stable cluster identifier. Default: the stack name.",
-        check=DNS_LABEL,
-    )
-    mode = s.string(
-        "mode",
-        ByProfile(dev=EXISTING, prod=CAPI),
-        doc="`existing`: use a running cluster. `capi`: provision one through Cluster API.",
-        choices=MODES,
-    )
-    version = s.string(
-        "kubernetesVersion",
-        DEFAULT_KUBERNETES_VERSION,
-        doc="Kubernetes version of the cluster (pins Pod Security labels and validation).",
-        check=K8S_VERSION,
-    )
-    if version and K8S_VERSION(version) is None:
-        minor = int(version.split(".")[1])
-        capi_range = capi_objects.CAPI_WORKLOAD_MINORS
-        if mode == CAPI and minor not in capi_range:
-            load.ctx.problem(
-                s.key("kubernetesVersion"),
-                version,
-                f"Cluster API {capi_objects.CAPI_VERSION} supports workload clusters "
-                f"v1.{capi_range.start}..v1.{capi_range.stop - 1}",
-            )
-            version = DEFAULT_KUBERNETES_VERSION
-        elif minor not in SUPPORTED_MINORS:
-            load.ctx.problem(
-                s.key("kubernetesVersion"),
-                version,
-                f"supported minors: v1.{SUPPORTED_MINORS.start}..v1.{SUPPORTED_MINORS.stop - 1}",
-            )
-            version = DEFAULT_KUBERNETES_VERSION
-    path = s.string(
-        "kubeconfig",
-        None,
-        doc="existing mode: kubeconfig file. Default: $KUBECONFIG, else ~/.kube/config.",
-    )
-    context = s.string(
-        "context", None, doc="existing mode: kubeconfig context. Default: the current context."
-    )
-    existing = None
-    if mode == CAPI:
-        for key, value in (("kubeconfig", path), ("context", context)):
-            if value is not None:
-                load.ctx.problem(
-                    s.key(key), value, "existing mode only; capi mode uses cluster.capi.management*"
-                )
-    capi = _capi(load, s, name or stack, mode == CAPI)
-    if mode == EXISTING:
-        try:
-            view = kubeconfig.read(path, context)
-        except kubeconfig.KubeconfigError as exc:
-            key = s.key("context") if context and "context" in str(exc) else s.key("kubeconfig")
-            load.ctx.problem(
-                key,
-                context if key.endswith("context") else path,
-                f"{exc}; create the dev cluster with `make kind-up` or point "
-                "cluster.kubeconfig/cluster.context at a running cluster",
-            )
-        else:
-            existing = ExistingClusterSettings(
-                kubeconfig=path,
-                context=view.context,
-                server=view.server,
-                minified_kubeconfig=view.minified,
-            )
-    s.close()
-    return ClusterSettings(
-        name=name or stack, mode=mode, kubernetes_version=version, existing=existing, capi=capi
-    )
 
 
 def _group_list(section: Section, name: str, doc: str) -> tuple[str, ...]:
@@ -260,219 +168,6 @@ def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
         quota=quota,
         limits=limits,
     )
-
-
-AWS_REGION = matches(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
-AMI_ID = matches(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0123456789abcdef0")
-INSTANCE_TYPE = matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type such as m6i.large")
-PERCENT = matches(r"([1-9]|[1-9]\d)%", "a percentage below 100% such as 40%")
-
-
-def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettings | None:
-    """Read the `cluster.capi` section always (docs, unknown keys); require keys only
-    when capi mode is on."""
-    req: Any = MISSING if active else None
-    s = cluster.section("capi", doc="capi mode: Cluster API on a management cluster.")
-    mgmt_path = s.string(
-        "managementKubeconfig",
-        None,
-        doc="Kubeconfig file of the management cluster. Default: $KUBECONFIG, else ~/.kube/config.",
-    )
-    mgmt_context = s.string(
-        "managementContext", req, doc="Kubeconfig context of the management cluster (required)."
-    )
-    namespace = s.string(
-        "namespace",
-        name,
-        doc="Namespace on the management cluster for the Cluster objects. Default: cluster name.",
-        check=DNS_LABEL,
-    )
-    create_ns = s.boolean(
-        "createNamespace",
-        True,
-        doc="Create that namespace (PSA restricted + default-deny); false if it exists.",
-    )
-    infra = s.string(
-        "infrastructure",
-        ByProfile(dev=capi_objects.DOCKER, prod=capi_objects.AWS),
-        doc="`aws` (CAPA, production) or `docker` (CAPD Dev* kinds, HA rehearsal on a laptop).",
-        choices=capi_objects.INFRASTRUCTURES,
-    )
-    cp = s.section("controlPlane", doc="KubeadmControlPlane.")
-    replicas = cp.integer(
-        "replicas",
-        ByProfile(dev=1, prod=3),
-        doc="Control-plane nodes (stacked etcd): odd; at least 3 in prod.",
-        minimum=1,
-        maximum=7,
-    )
-    if replicas is not None and replicas % 2 == 0:
-        load.ctx.problem(
-            cp.key("replicas"),
-            replicas,
-            "must be odd (1, 3, 5, 7): etcd quorum gains nothing from an even member",
-        )
-    load.prod_minimum(cp, "replicas", replicas, 3)
-    cp_type = cp.string(
-        "instanceType", "m6i.large", doc="aws: control-plane instance type.", check=INSTANCE_TYPE
-    )
-    cp.close()
-    w = s.section("workers", doc="Worker MachineDeployments, one per failure domain.")
-    w_type = w.string(
-        "instanceType", "m6i.xlarge", doc="aws: worker instance type.", check=INSTANCE_TYPE
-    )
-    w_min = w.integer(
-        "minPerZone", 1, doc="cluster-autoscaler minimum per zone.", minimum=0, maximum=100
-    )
-    w_max = w.integer(
-        "maxPerZone",
-        ByProfile(dev=2, prod=6),
-        doc="cluster-autoscaler maximum per zone.",
-        minimum=1,
-        maximum=200,
-    )
-    if w_min is not None and w_max is not None and w_min > w_max:
-        load.ctx.problem(w.key("minPerZone"), w_min, f"must not exceed maxPerZone ({w_max})")
-    max_unhealthy = w.string(
-        "maxUnhealthy",
-        "40%",
-        doc="MachineHealthCheck remediates only while at most this share is unhealthy.",
-        check=PERCENT,
-    )
-    w.close()
-    autoscaler = load.replicas(
-        s,
-        "autoscalerReplicas",
-        ByProfile(1, 2),
-        doc="cluster-autoscaler replicas (leader election + PDB when > 1).",
-        maximum=3,
-    )
-    cilium_ops = load.replicas(
-        s, "ciliumOperatorReplicas", ByProfile(1, 2), doc="Cilium operator replicas.", maximum=3
-    )
-    pods = s.string("podsCidr", "192.168.0.0/16", doc="Pod network CIDR.", check=cidr)
-    services = s.string("servicesCidr", "10.96.0.0/12", doc="Service CIDR.", check=cidr)
-
-    aws = _capi_aws(load, s, active and infra == capi_objects.AWS)
-    docker = _capi_docker(load, s)
-    s.close()
-    if not active or mgmt_context is None:
-        return None
-    try:
-        view = kubeconfig.read(mgmt_path, mgmt_context)
-    except kubeconfig.KubeconfigError as exc:
-        load.ctx.problem(
-            s.key("managementContext"),
-            mgmt_context,
-            f"{exc}; bootstrap the management cluster (docs/capi.md) or fix "
-            "cluster.capi.managementKubeconfig/managementContext",
-        )
-        return None
-    return CapiSettings(
-        management_kubeconfig=mgmt_path,
-        management_context=view.context,
-        namespace=namespace,
-        create_namespace=create_ns,
-        infrastructure=infra,
-        control_plane_replicas=replicas,
-        control_plane_instance_type=cp_type,
-        worker_instance_type=w_type,
-        workers_min_per_zone=w_min,
-        workers_max_per_zone=w_max,
-        max_unhealthy_workers=max_unhealthy,
-        autoscaler_replicas=autoscaler,
-        cilium_operator_replicas=cilium_ops,
-        pods_cidr=pods,
-        services_cidr=services,
-        aws=aws if infra == capi_objects.AWS else None,
-        docker=docker if infra == capi_objects.DOCKER else None,
-    )
-
-
-def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | None:
-    req: Any = MISSING if active else None
-    a = capi.section("aws", doc="capi + aws (CAPA).")
-    region = a.string("region", req, doc="AWS region.", check=AWS_REGION)
-    zones = a.strings(
-        "availabilityZones",
-        doc="Availability zones (failure domains), at least 3. Default: <region>a, b, c.",
-    )
-    if not zones and region:
-        zones = tuple(f"{region}{z}" for z in "abc")
-    if active and len(zones) < 3:
-        load.ctx.problem(
-            a.key("availabilityZones"),
-            list(zones),
-            "at least 3 availability zones are needed for an HA control plane and workers",
-        )
-    for i, zone in enumerate(zones):
-        if region and not zone.startswith(region):
-            load.ctx.problem(f"{a.key('availabilityZones')}[{i}]", zone, f"not in {region}")
-    ssh = a.string(
-        "sshKeyName", req, doc='Existing EC2 key pair for the nodes ("" = none).', check=None
-    )
-    ami = a.string("amiId", req, doc="Pinned AMI (own image-builder image).", check=AMI_ID)
-    allowed = a.strings(
-        "apiAllowedCidrs",
-        doc="CIDRs allowed to reach the Kubernetes API NLB (required; no 0.0.0.0/0 default).",
-        check=cidr,
-    )
-    if active and not allowed:
-        load.ctx.problem(
-            a.key("apiAllowedCidrs"), [], "required: the CIDRs that may reach the API server"
-        )
-    open_ = any(c in ("0.0.0.0/0", "::/0") for c in allowed)
-    load.prod_requires(
-        a.key("apiAllowedCidrs"),
-        not open_,
-        list(allowed),
-        "an API allow-list narrower than 0.0.0.0/0",
-    )
-    egress = a.strings(
-        "managementEgressCidrs",
-        doc="Egress CIDRs of the management cluster; always added to the API allow-list.",
-        check=cidr,
-    )
-    if active and not egress:
-        load.ctx.problem(
-            a.key("managementEgressCidrs"),
-            [],
-            "required: CAPI on the management cluster must reach the workload API",
-        )
-    bastion = a.boolean("bastion", False, doc="CAPA bastion host (off: use SSM).")
-    preflight = a.boolean(
-        "preflight",
-        True,
-        doc="Check AWS prerequisites (AZs, instance profiles, key pair, AMI) before any "
-        "resource; false for previews without AWS credentials.",
-    )
-    a.close()
-    if not active:
-        return None
-    return CapiAwsSettings(
-        region=region or "",
-        availability_zones=zones,
-        ssh_key_name=ssh if ssh is not None else "",
-        ami_id=ami or "",
-        api_allowed_cidrs=allowed,
-        management_egress_cidrs=egress,
-        bastion=bastion,
-        preflight=preflight,
-    )
-
-
-def _capi_docker(load: Loader, capi: Section) -> CapiDockerSettings:
-    d = capi.section("docker", doc="capi + docker (CAPD).")
-    fds = d.strings(
-        "failureDomains",
-        ("fd1", "fd2", "fd3"),
-        doc="Fake failure domains so the spreading logic is exercised (at least 3).",
-        check=DNS_LABEL,
-    )
-    if len(fds) < 3:
-        load.ctx.problem(d.key("failureDomains"), list(fds), "at least 3 failure domains")
-    d.close()
-    return CapiDockerSettings(failure_domains=fds)
 
 
 def _security(load: Loader, root: Section) -> SecuritySettings:
@@ -1298,7 +993,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
         secrets_raw = {}
     load_ = Loader(ctx, accept, secrets_raw)
 
-    cluster = _cluster(load_, root, stack)
+    cluster = cluster_settings.load_section(load_, root, stack=stack)
     security = _security(load_, root)
     persistence = _persistence(load_, root, cluster, security)
     observability = _observability(load_, root, cluster.name)

@@ -18,7 +18,7 @@ import boto3
 import botocore.session
 from moto import mock_aws
 
-from components.preflight_capa import INSTANCE_PROFILES
+from components.control_plane.preflight import INSTANCE_PROFILES
 from tools.offline import environment
 
 # One botocore session for every test: service models are parsed once, not per client.

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from components import preflight_capa, preflight_s3
+from components import preflight_s3
+from components.control_plane import preflight as preflight_capa
 
 
 class _Client:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import capi_objects as capi
+from components.control_plane import capi_objects as capi
 from components.settings import SettingsError, load
 from tools.offline import (
     CRDS_DIR,

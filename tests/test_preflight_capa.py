@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components import preflight_capa
-from components.preflight_capa import INSTANCE_PROFILES, PreflightError, problems
+from components.control_plane import preflight as preflight_capa
+from components.control_plane.preflight import INSTANCE_PROFILES, PreflightError, problems
 from components.settings import load
 from tests.aws import KEY_PAIR, PINNED_AMI, REGION, fake_aws
 from tools.offline import FIXTURE_KUBECONFIG, stack_config

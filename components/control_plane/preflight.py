@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from components.control_plane import ClusterSettings
+from components.control_plane.settings import ClusterSettings
 from kernel.config import problem_report
 
 SUFFIX = ".cluster-api-provider-aws.sigs.k8s.io"

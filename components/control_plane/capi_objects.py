@@ -236,6 +236,55 @@ def kubeadm_control_plane_spec(
     if external_cloud:
         # CAPA: the node name must match the EC2 private DNS name.
         node_registration["name"] = "{{ ds.meta_data.local_hostname }}"
+    return {
+        "replicas": replicas,
+        "version": version,
+        "machineTemplate": {
+            "spec": {"infrastructureRef": ref(INFRA_API, infra_kind, template_name)}
+        },
+        # One new machine at a time, etcd member removed before the old one goes: quorum
+        # holds throughout. Machines are also renewed 21 days before certificates expire.
+        "rollout": {
+            "before": {"certificatesExpiryDays": 21},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+        },
+        "remediation": {
+            "maxRetry": 3,
+            "retryPeriodSeconds": 300,
+            "minHealthyPeriodSeconds": 3600,
+        },
+        "kubeadmConfigSpec": {
+            "files": _kubeadm_files(encryption_secret),
+            "clusterConfiguration": {
+                "apiServer": _api_server(extra_sans),
+                # Metrics for Prometheus: bind to all interfaces (HTTPS + authn/authz for
+                # controller-manager and scheduler; etcd's plain-HTTP metrics port only).
+                "controllerManager": {"extraArgs": args(bind_address="0.0.0.0") + cloud},
+                "scheduler": {"extraArgs": args(bind_address="0.0.0.0")},
+                "etcd": {
+                    "local": {
+                        "extraArgs": args(
+                            listen_metrics_urls="http://0.0.0.0:2381",
+                            quota_backend_bytes=str(8 * 2**30),
+                        )
+                    }
+                },
+            },
+            # CAPD needs no node registration tweaks (and the CRD rejects an empty one).
+            **(
+                {
+                    "initConfiguration": {"nodeRegistration": node_registration},
+                    "joinConfiguration": {"nodeRegistration": node_registration},
+                }
+                if node_registration
+                else {}
+            ),
+        },
+    }
+
+
+def _api_server(extra_sans: tuple[str, ...]) -> dict[str, Any]:
+    """API server flags and mounts: encryption at rest and audit logging."""
     api_server: dict[str, Any] = {
         "extraArgs": args(
             encryption_provider_config=ENC_FILE,
@@ -272,64 +321,24 @@ def kubeadm_control_plane_spec(
     }
     if extra_sans:
         api_server["certSANs"] = list(extra_sans)
-    return {
-        "replicas": replicas,
-        "version": version,
-        "machineTemplate": {
-            "spec": {"infrastructureRef": ref(INFRA_API, infra_kind, template_name)}
+    return api_server
+
+
+def _kubeadm_files(encryption_secret: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "path": ENC_FILE,
+            "owner": "root:root",
+            "permissions": "0600",
+            "contentFrom": {"secret": {"name": encryption_secret, "key": ENC_KEY}},
         },
-        # One new machine at a time, etcd member removed before the old one goes: quorum
-        # holds throughout. Machines are also renewed 21 days before certificates expire.
-        "rollout": {
-            "before": {"certificatesExpiryDays": 21},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+        {
+            "path": AUDIT_POLICY,
+            "owner": "root:root",
+            "permissions": "0600",
+            "content": audit_policy(),
         },
-        "remediation": {
-            "maxRetry": 3,
-            "retryPeriodSeconds": 300,
-            "minHealthyPeriodSeconds": 3600,
-        },
-        "kubeadmConfigSpec": {
-            "files": [
-                {
-                    "path": ENC_FILE,
-                    "owner": "root:root",
-                    "permissions": "0600",
-                    "contentFrom": {"secret": {"name": encryption_secret, "key": ENC_KEY}},
-                },
-                {
-                    "path": AUDIT_POLICY,
-                    "owner": "root:root",
-                    "permissions": "0600",
-                    "content": audit_policy(),
-                },
-            ],
-            "clusterConfiguration": {
-                "apiServer": api_server,
-                # Metrics for Prometheus: bind to all interfaces (HTTPS + authn/authz for
-                # controller-manager and scheduler; etcd's plain-HTTP metrics port only).
-                "controllerManager": {"extraArgs": args(bind_address="0.0.0.0") + cloud},
-                "scheduler": {"extraArgs": args(bind_address="0.0.0.0")},
-                "etcd": {
-                    "local": {
-                        "extraArgs": args(
-                            listen_metrics_urls="http://0.0.0.0:2381",
-                            quota_backend_bytes=str(8 * 2**30),
-                        )
-                    }
-                },
-            },
-            # CAPD needs no node registration tweaks (and the CRD rejects an empty one).
-            **(
-                {
-                    "initConfiguration": {"nodeRegistration": node_registration},
-                    "joinConfiguration": {"nodeRegistration": node_registration},
-                }
-                if node_registration
-                else {}
-            ),
-        },
-    }
+    ]
 
 
 def kubeadm_config_template_spec(*, external_cloud: bool) -> dict[str, Any]:

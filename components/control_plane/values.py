@@ -1,0 +1,97 @@
+"""Chart values of HAControlPlane's capi mode: Cilium and the cluster-autoscaler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.control_plane.settings import CapiSettings
+from kernel import kube
+
+RESTRICTED_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": 65534,
+    "runAsGroup": 65534,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def autoscaler_values(cluster: str, c: CapiSettings) -> dict[str, Any]:
+    """cluster-autoscaler 9.59.0 values (kubernetes/autoscaler
+    cluster-autoscaler/charts/cluster-autoscaler/values.yaml at that tag)."""
+    ha = c.autoscaler_replicas > 1
+    return {
+        "cloudProvider": "clusterapi",
+        "clusterAPIMode": "kubeconfig-incluster",
+        "clusterAPIKubeconfigSecret": f"{cluster}-kubeconfig",
+        # Leader election and status ConfigMaps live on the workload cluster.
+        "clusterAPIConfigMapsNamespace": "kube-system",
+        "autoDiscovery": {"clusterName": cluster, "namespace": c.namespace},
+        "fullnameOverride": f"{cluster}-cluster-autoscaler",
+        "rbac": {"clusterScoped": False},
+        "replicaCount": c.autoscaler_replicas,
+        "podDisruptionBudget": {"maxUnavailable": 1} if ha else {},
+        "extraArgs": {
+            "logtostderr": True,
+            "stderrthreshold": "info",
+            "v": 2,
+            "leader-elect": ha,
+            # MachineDeployments per zone are the same shape: keep the zones even.
+            "balance-similar-node-groups": True,
+            "expander": "least-waste",
+            "max-node-provision-time": "15m0s",
+        },
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {
+                    "matchLabels": {"app.kubernetes.io/name": "clusterapi-cluster-autoscaler"}
+                },
+            }
+        ],
+        "resources": kube.resources("100m", "300Mi", memory_limit="600Mi"),
+        "securityContext": RESTRICTED_POD,
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+        # The management cluster may run no prometheus-operator: no CRD, no ServiceMonitor.
+        "serviceMonitor": {"enabled": False},
+        "prometheusRule": {"enabled": False},
+    }
+
+
+def cilium_values(c: CapiSettings) -> dict[str, Any]:
+    """Cilium 1.20.0 values (checked against the chart's values.yaml)."""
+    return {
+        # kube-proxy stays (kubeadm installs it): kube-proxy replacement needs the API
+        # endpoint (the NLB name, known only after the AWSCluster exists) in
+        # k8sServiceHost and kubeadm's kube-proxy phase skipped. See docs/capi.md.
+        "kubeProxyReplacement": "false",
+        # Pod CIDRs from the Cluster's clusterNetwork (kube-controller-manager allocates
+        # them); the default cluster-pool 10.0.0.0/8 would overlap the VPC.
+        "ipam": {"mode": "kubernetes"},
+        "policyEnforcementMode": "default",
+        "operator": {
+            "replicas": c.cilium_operator_replicas,
+            "podDisruptionBudget": {"enabled": c.cilium_operator_replicas > 1},
+            "resources": kube.resources("100m", "128Mi", memory_limit="512Mi"),
+            "prometheus": {"enabled": True, "serviceMonitor": {"enabled": False}},
+        },
+        "resources": kube.resources("100m", "512Mi", cpu_limit="1", memory_limit="1Gi"),
+        "prometheus": {"enabled": True, "serviceMonitor": {"enabled": False}},
+        "hubble": {
+            "enabled": True,
+            "metrics": {
+                "enabled": ["dns", "drop", "tcp", "flow", "icmp", "http"],
+                # No ServiceMonitor: its CRD arrives later with the observability stack
+                # and is not guaranteed to exist when the CNI is installed.
+                "serviceMonitor": {"enabled": False},
+            },
+            "relay": {"enabled": False},
+            "ui": {"enabled": False},
+        },
+    }
