@@ -43,28 +43,8 @@ from components.persistence import (
     go_duration_hours,
     parse_aws_ini,
 )
-from components.security import (
-    ACME,
-    AUDIT,
-    DNS01_ROUTE53,
-    ENFORCE,
-    HTTP01,
-    ISSUERS,
-    POLICY_MODES,
-    SELF_SIGNED_CA,
-    SOLVERS,
-    TRIVY_OPERATOR_DIGEST,
-    TRIVY_SCANNER_DIGEST,
-    AcmeSettings,
-    AdmissionSettings,
-    ContainerLimits,
-    RbacSettings,
-    SecuritySettings,
-    TenantQuota,
-    TenantSettings,
-    TlsSettings,
-    TrivySettings,
-)
+from components.security import settings as security_settings
+from components.security.settings import SecuritySettings
 from kernel.config import (
     CPU_QUANTITY,
     CRON,
@@ -85,7 +65,6 @@ from kernel.config import (
     one_of,
 )
 from kernel.loader import Loader, SettingsError
-from kernel.namespaces import BY_NAME as PLATFORM_NAMESPACES
 
 PROJECT = "k8s-platform"
 PROFILES = ("dev", "prod")
@@ -105,250 +84,6 @@ class Settings:
     persistence: PersistenceSettings
     observability: ObservabilitySettings
     edge: EdgeSettings
-
-
-def _group_list(section: Section, name: str, doc: str) -> tuple[str, ...]:
-    return section.strings(name, doc=doc, check=_GROUP)
-
-
-_GROUP = matches(r"[^\s*]+", "a group name without spaces or '*'")
-_DIGEST = matches(r"sha256:[0-9a-f]{64}", "an image digest such as sha256:<64 hex>")
-_CPU = CPU_QUANTITY
-_MEM = MEMORY_QUANTITY
-
-
-def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
-    q = t.section("quota", doc="ResourceQuota of the tenant namespace (profile defaults).")
-    quota = TenantQuota(
-        requests_cpu=q.string("requestsCpu", ByProfile("2", "8"), doc="Sum of CPU requests.",
-                              check=_CPU),
-        requests_memory=q.string("requestsMemory", ByProfile("4Gi", "16Gi"),
-                                 doc="Sum of memory requests.", check=_MEM),
-        limits_cpu=q.string("limitsCpu", ByProfile("4", "16"), doc="Sum of CPU limits.",
-                            check=_CPU),
-        limits_memory=q.string("limitsMemory", ByProfile("8Gi", "32Gi"),
-                               doc="Sum of memory limits.", check=_MEM),
-        pods=q.integer("pods", ByProfile(20, 100), doc="Maximum pods.", minimum=1),
-        requests_storage=q.string("requestsStorage", ByProfile("20Gi", "200Gi"),
-                                  doc="Sum of PVC storage requests.", check=_MEM),
-    )  # fmt: skip
-    q.close()
-    lr = t.section("limits", doc="LimitRange: per-container defaults and maximum.")
-    limits = ContainerLimits(
-        default_request_cpu=lr.string("defaultRequestCpu", "100m",
-                                      doc="CPU request when a container states none.", check=_CPU),
-        default_request_memory=lr.string("defaultRequestMemory", "128Mi",
-                                         doc="Memory request when none is stated.", check=_MEM),
-        default_limit_cpu=lr.string("defaultLimitCpu", "500m",
-                                    doc="CPU limit when none is stated.", check=_CPU),
-        default_limit_memory=lr.string("defaultLimitMemory", "512Mi",
-                                       doc="Memory limit when none is stated.", check=_MEM),
-        max_cpu=lr.string("maxCpu", ByProfile("2", "4"), doc="Largest CPU limit per container.",
-                          check=_CPU),
-        max_memory=lr.string("maxMemory", ByProfile("4Gi", "8Gi"),
-                             doc="Largest memory limit per container.", check=_MEM),
-    )  # fmt: skip
-    lr.close()
-    return TenantSettings(
-        name=name,
-        developer_groups=_group_list(
-            t, "developerGroups", "Groups (e.g. OIDC) bound to the built-in `edit` role here."
-        ),
-        viewer_groups=_group_list(
-            t, "viewerGroups", "Groups bound to the built-in `view` role in this namespace."
-        ),
-        ci_deployer=t.boolean(
-            "ciDeployer", True, doc="Create the least-privilege `ci-deployer` ServiceAccount."
-        ),
-        api_server_egress=t.boolean(
-            "apiServerEgress",
-            False,
-            doc="Allow this tenant's pods to reach the Kubernetes API (operators only).",
-        ),
-        quota=quota,
-        limits=limits,
-    )
-
-
-def _security(load: Loader, root: Section) -> SecuritySettings:
-    s = root.section("security", doc="SecurityBaseline.")
-    tenants = []
-    seen: set[str] = set()
-    for t in s.items("tenants", doc="Application namespaces the platform creates and isolates."):
-        name = t.string("name", doc="Tenant namespace name.", check=DNS_LABEL)
-        tenant = _tenant(load, t, name or "")
-        if name and (name in PLATFORM_NAMESPACES or name.startswith("kube-") or name == "default"):
-            load.ctx.problem(
-                t.key("name"), name, "tenant names may not reuse a platform or system namespace"
-            )
-        elif name in seen:
-            load.ctx.problem(t.key("name"), name, "tenant names must be unique")
-        elif name:
-            seen.add(name)
-            tenants.append(tenant)
-
-    api_cidrs = s.strings(
-        "apiServerCidrs",
-        ByProfile(["172.16.0.0/12"], ["10.0.0.0/8"]),
-        doc="Where the API server's endpoints live (control-plane node / load balancer "
-        "addresses). Used for operator egress on 443/6443 and for webhook ingress. "
-        "dev: Docker's bridge ranges (kind nodes); prod: narrow to your control-plane subnets.",
-        check=cidr,
-        min_items=1,
-    )
-    load.prod_requires(
-        s.key("apiServerCidrs"),
-        "0.0.0.0/0" not in api_cidrs,
-        list(api_cidrs),
-        "a list of control-plane CIDRs, not 0.0.0.0/0",
-    )
-
-    r = s.section("rbac", doc="Cluster-wide role bindings for groups from your identity provider.")
-    rbac = RbacSettings(
-        platform_admin_groups=_group_list(
-            r, "platformAdminGroups", "Bound to the built-in `cluster-admin` ClusterRole."
-        ),
-        viewer_groups=_group_list(
-            r, "viewerGroups", "Bound cluster-wide to the built-in `view` ClusterRole."
-        ),
-    )
-    r.close()
-
-    a = s.section("admission", doc="Kyverno admission policies.")
-    mode = a.string(
-        "mode",
-        ByProfile(AUDIT, ENFORCE),
-        doc="`Audit` reports violations, `Enforce` rejects them.",
-        choices=POLICY_MODES,
-    )
-    load.prod_requires(a.key("mode"), mode == ENFORCE, mode, "admission.mode Enforce")
-    replicas = load.replicas(
-        a, "replicas", ByProfile(1, 3), doc="Kyverno admission controller replicas."
-    )
-    ctl = load.replicas(
-        a,
-        "controllerReplicas",
-        ByProfile(1, 2),
-        doc="Replicas of the background, cleanup and reports controllers.",
-        maximum=5,
-    )
-    require_ha = a.boolean(
-        "requireHaWorkloads",
-        ByProfile(False, True),
-        doc="Report (Audit) tenant Deployments with < 2 replicas or without a PDB.",
-    )
-    a.close()
-    admission = AdmissionSettings(
-        mode=mode, admission_replicas=replicas, controller_replicas=ctl,
-        require_ha_workloads=require_ha,
-    )  # fmt: skip
-
-    tls_s = s.section("tls", doc="cert-manager and the platform ClusterIssuer.")
-    issuer = tls_s.string(
-        "issuer",
-        ByProfile(SELF_SIGNED_CA, ACME),
-        doc="`selfSignedCA` (dev: a local CA) or `acme` (Let's Encrypt or another ACME CA).",
-        choices=ISSUERS,
-    )
-    load.prod_requires(tls_s.key("issuer"), issuer == ACME, issuer, "a public ACME issuer")
-    tls_replicas = load.replicas(
-        tls_s,
-        "replicas",
-        ByProfile(1, 2),
-        doc="Replicas of each cert-manager Deployment.",
-        maximum=5,
-    )
-    gateway_api = tls_s.boolean(
-        "gatewayApi",
-        ByProfile(False, True),
-        doc="cert-manager Gateway API support. Needs the Gateway API CRDs (EdgeGateway).",
-    )
-    acme = None
-    acme_s = tls_s.section("acme", doc="ACME account and challenge solver (issuer: acme).")
-    email = acme_s.string(
-        "email", MISSING if issuer == ACME else None, doc="ACME account e-mail.", check=EMAIL
-    )
-    server = acme_s.string(
-        "server",
-        "https://acme-v02.api.letsencrypt.org/directory",
-        doc="ACME directory URL (Let's Encrypt staging for tests).",
-        check=matches(r"https://\S+", "an https URL"),
-    )
-    solver = acme_s.string(
-        "solver", HTTP01, doc="`http01` through the platform Gateway, or `dns01-route53`.",
-        choices=SOLVERS,
-    )  # fmt: skip
-    gw_name = acme_s.string(
-        "gatewayName", "platform", doc="http01: the Gateway serving challenges.", check=DNS_LABEL
-    )
-    gw_ns = acme_s.string(
-        "gatewayNamespace", "gateway", doc="http01: that Gateway's namespace.", check=DNS_LABEL
-    )
-    region = acme_s.string(
-        "route53Region",
-        None,
-        doc="dns01-route53: AWS region (credentials come from IRSA / instance role).",
-    )
-    zone = acme_s.string("route53HostedZoneId", None, doc="dns01-route53: hosted zone ID.")
-    acme_s.close()
-    if issuer == ACME and solver == HTTP01 and not gateway_api:
-        load.ctx.problem(
-            tls_s.key("gatewayApi"),
-            gateway_api,
-            "acme.solver http01 answers through a Gateway; set gatewayApi: true or use "
-            "dns01-route53",
-        )
-    if issuer == ACME and solver == DNS01_ROUTE53 and not region:
-        load.ctx.problem(acme_s.key("route53Region"), region, "required for dns01-route53")
-    if issuer == ACME and email:
-        acme = AcmeSettings(
-            email=email,
-            server=server,
-            solver=solver,
-            gateway_name=gw_name,
-            gateway_namespace=gw_ns,
-            route53_region=region or "",
-            route53_hosted_zone_id=zone or "",
-        )
-    tls_s.close()
-    tls = TlsSettings(issuer=issuer, replicas=tls_replicas, gateway_api=gateway_api, acme=acme)
-
-    tv = s.section("trivy", doc="trivy-operator image scanning.")
-    trivy = TrivySettings(
-        enabled=tv.boolean("enabled", True, doc="Scan workload images for vulnerabilities."),
-        operator_digest=tv.string(
-            "operatorDigest",
-            TRIVY_OPERATOR_DIGEST,
-            doc="Digest of mirror.gcr.io/aquasec/trivy-operator:0.32.0 (chart 0.34.0).",
-            check=_DIGEST,
-        ),
-        scanner_digest=tv.string(
-            "scannerDigest",
-            TRIVY_SCANNER_DIGEST,
-            doc="Digest of mirror.gcr.io/aquasec/trivy:0.72.0 (the scan job image).",
-            check=_DIGEST,
-        ),
-        concurrent_scans=tv.integer(
-            "concurrentScans", ByProfile(1, 3), doc="Scan jobs at once.", minimum=1, maximum=10
-        ),
-    )
-    tv.close()
-    monitors = s.boolean(
-        "serviceMonitors",
-        False,
-        doc="Render ServiceMonitors for cert-manager, Kyverno and trivy-operator. Needs the "
-        "prometheus-operator CRDs before SecurityBaseline (see docs/security.md).",
-    )
-    s.close()
-    return SecuritySettings(
-        tenants=tuple(tenants),
-        api_server_cidrs=api_cidrs,
-        rbac=rbac,
-        admission=admission,
-        tls=tls,
-        trivy=trivy,
-        service_monitors=monitors,
-    )
 
 
 def _persistence(
@@ -994,7 +729,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     load_ = Loader(ctx, accept, secrets_raw)
 
     cluster = cluster_settings.load_section(load_, root, stack=stack)
-    security = _security(load_, root)
+    security = security_settings.load_section(load_, root)
     persistence = _persistence(load_, root, cluster, security)
     observability = _observability(load_, root, cluster.name)
     edge = _edge(load_, root)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.security import TENANT_LABEL, cluster_policies
+from components.security.policies import TENANT_LABEL, cluster_policies
 from components.settings import SettingsError, load
 from kernel.namespaces import POLICY_EXEMPT_NAMESPACES
 from tools.offline import (

@@ -1,0 +1,472 @@
+"""SecurityBaseline: namespaces, Pod Security, NetworkPolicies, RBAC, admission, TLS, scanning.
+
+Every namespace the platform creates starts closed (PSA labels, default-deny, DNS and
+same-namespace only) and gets explicit allows here. Admission policies are the
+project's own Kyverno ClusterPolicies (visible and testable as objects) plus the
+kyverno-policies chart for the Pod Security `restricted` set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.security.policies import TENANT_LABEL, cluster_policies
+from components.security.rbac import (
+    CI_DEPLOYER_RULES,
+    as_input,
+    cluster_role_binding,
+    role_binding,
+    role_ref,
+)
+from components.security.settings import ACME, DNS01_ROUTE53, SecuritySettings, TenantSettings
+from components.security.values import (
+    acme_spec,
+    cert_manager_values,
+    kyverno_values,
+    trivy_values,
+)
+from kernel import kube
+from kernel.catalogue import chart
+from kernel.namespaces import (
+    CERT_MANAGER,
+    KYVERNO,
+    MONITORING,
+    PLATFORM_NAMESPACES,
+    POLICY_EXEMPT_NAMESPACES,
+    RESTRICTED,
+    TRIVY,
+)
+
+TYPE_TOKEN = "k8splatform:security:SecurityBaseline"
+
+API_SERVER_PORTS = (443, 6443)
+# Webhook ports the API server calls (chart defaults: cert-manager webhook.securePort,
+# Kyverno admissionController/cleanupController server port).
+CERT_MANAGER_WEBHOOK_PORT = 10250
+KYVERNO_WEBHOOK_PORT = 9443
+PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
+
+
+@dataclass(frozen=True)
+class SecurityBaselineArgs:
+    settings: SecuritySettings
+    provider: k8s.Provider
+    pod_security_version: str
+    """Kubernetes minor, e.g. 'v1.34'; pins the Pod Security labels."""
+    monitoring_crds: Sequence[pulumi.Resource] = ()
+    """The prometheus-operator CRDs, when `service_monitors` is on and they exist."""
+
+
+# ---- component ----------------------------------------------------------------------------
+
+
+class SecurityBaseline(pulumi.ComponentResource):
+    namespaces: dict[str, pulumi.Output[str]]
+    """Platform namespace name -> the created namespace (depend on it, not the string)."""
+    tenant_namespaces: dict[str, pulumi.Output[str]]
+    cluster_issuer: pulumi.Output[str]
+    """ClusterIssuer for public hostnames (gateway listeners): ACME in prod."""
+    internal_issuer: pulumi.Output[str]
+    """CA ClusterIssuer for in-cluster TLS (webhook certificates); the same in every profile."""
+    policy_mode: str
+    """"Audit" or "Enforce": what the admission policies do with a violation."""
+
+    def __init__(
+        self, name: str, args: SecurityBaselineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        s = args.settings
+        self._s = s
+        self._child = kube.child_opts(self, args.provider)
+        self.policy_mode = s.admission.mode
+
+        created: dict[str, k8s.core.v1.Namespace] = {}
+        for spec in PLATFORM_NAMESPACES:
+            created[spec.name] = kube.isolated_namespace(
+                spec.name,
+                pod_security=spec.pod_security,
+                pod_security_version=args.pod_security_version,
+                annotations=(
+                    {"k8s-platform/pod-security-reason": spec.reason} if spec.reason else None
+                ),
+                opts=self._child,
+            )
+            self._allow_prometheus(spec.name, created[spec.name])
+            if spec.api_access:
+                self._allow_api_server(spec.name, created[spec.name])
+        self.namespaces = {n: ns.metadata.name for n, ns in created.items()}
+
+        tenants: dict[str, k8s.core.v1.Namespace] = {}
+        for t in s.tenants:
+            ns = kube.isolated_namespace(
+                t.name,
+                pod_security=RESTRICTED,
+                pod_security_version=args.pod_security_version,
+                labels={TENANT_LABEL: t.name},
+                opts=self._child,
+            )
+            tenants[t.name] = ns
+            self._allow_prometheus(t.name, ns)
+            if t.api_server_egress:
+                self._allow_api_server(t.name, ns)
+            self._tenant_limits(t, ns)
+            self._tenant_rbac(t, ns)
+        self.tenant_namespaces = {n: ns.metadata.name for n, ns in tenants.items()}
+        self._cluster_rbac()
+
+        cert_manager = self._cert_manager(created[CERT_MANAGER], args.monitoring_crds)
+        self.internal_issuer = self._internal_issuer(cert_manager)
+        self.cluster_issuer = self._cluster_issuer(cert_manager, self.internal_issuer)
+        kyverno = self._kyverno(created[KYVERNO], args.monitoring_crds)
+        self._policies(kyverno)
+        if s.trivy.enabled:
+            self._trivy(created[TRIVY], args.monitoring_crds)
+
+        self.register_outputs(
+            {
+                "namespaces": self.namespaces,
+                "tenant_namespaces": self.tenant_namespaces,
+                "cluster_issuer": self.cluster_issuer,
+                "internal_issuer": self.internal_issuer,
+                "policy_mode": self.policy_mode,
+            }
+        )
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _after(self, *deps: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            self._child, pulumi.ResourceOptions(depends_on=list(deps))
+        )
+
+    def _api_peers(self) -> list[kube.Peer]:
+        return [kube.cidr_peer(c) for c in self._s.api_server_cidrs]
+
+    # ---- NetworkPolicies -------------------------------------------------------------------
+
+    def _allow_prometheus(self, namespace: str, ns: k8s.core.v1.Namespace) -> None:
+        """Prometheus scrapes every namespace; any port, because exporters differ."""
+        if namespace == MONITORING:
+            return  # covered by allow-same-namespace
+        kube.network_policy(
+            "allow-prometheus-scrape",
+            namespace,
+            self._after(ns),
+            ingress_from=[kube.namespace_peer(MONITORING, PROMETHEUS_POD)],
+            resource_name=f"{namespace}-allow-prometheus-scrape",
+        )
+
+    def _allow_api_server(self, namespace: str, ns: k8s.core.v1.Namespace) -> None:
+        """The API server is not a pod: an ipBlock of its endpoints (post-DNAT addresses)."""
+        kube.network_policy(
+            "allow-api-server-egress",
+            namespace,
+            self._after(ns),
+            egress_to=self._api_peers(),
+            egress_ports=kube.tcp(*API_SERVER_PORTS),
+            resource_name=f"{namespace}-allow-api-server-egress",
+        )
+
+    def _allow_webhook(self, namespace: str, ns: k8s.core.v1.Namespace, port: int) -> None:
+        kube.network_policy(
+            "allow-api-server-webhook",
+            namespace,
+            self._after(ns),
+            ingress_from=self._api_peers(),
+            ingress_ports=kube.tcp(port),
+            resource_name=f"{namespace}-allow-api-server-webhook",
+        )
+
+    def _allow_internet(
+        self,
+        namespace: str,
+        ns: k8s.core.v1.Namespace,
+        suffix: str,
+        ports: list[kube.Port],
+        pod_selector: dict[str, str] | None = None,
+    ) -> None:
+        kube.network_policy(
+            f"allow-{suffix}",
+            namespace,
+            self._after(ns),
+            pod_selector=pod_selector,
+            egress_to=[kube.cidr_peer("0.0.0.0/0")],
+            egress_ports=ports,
+            resource_name=f"{namespace}-allow-{suffix}",
+        )
+
+    # ---- tenants ---------------------------------------------------------------------------
+
+    def _tenant_limits(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
+        opts = self._after(ns)
+        q = t.quota
+        k8s.core.v1.ResourceQuota(
+            f"{t.name}-quota",
+            metadata={"name": "tenant-quota", "namespace": t.name, "labels": kube.MANAGED_BY},
+            spec={
+                "hard": {
+                    "requests.cpu": q.requests_cpu,
+                    "requests.memory": q.requests_memory,
+                    "limits.cpu": q.limits_cpu,
+                    "limits.memory": q.limits_memory,
+                    "pods": str(q.pods),
+                    "requests.storage": q.requests_storage,
+                    # No NodePort/LoadBalancer: tenants are exposed through the gateway.
+                    "services.nodeports": "0",
+                    "services.loadbalancers": "0",
+                }
+            },
+            opts=opts,
+        )
+        lim = t.limits
+        k8s.core.v1.LimitRange(
+            f"{t.name}-limits",
+            metadata=as_input(
+                {"name": "tenant-limits", "namespace": t.name, "labels": kube.MANAGED_BY}
+            ),
+            spec=as_input(
+                {
+                    "limits": [
+                        {
+                            "type": "Container",
+                            "defaultRequest": {
+                                "cpu": lim.default_request_cpu,
+                                "memory": lim.default_request_memory,
+                            },
+                            "default": {
+                                "cpu": lim.default_limit_cpu,
+                                "memory": lim.default_limit_memory,
+                            },
+                            "max": {"cpu": lim.max_cpu, "memory": lim.max_memory},
+                        }
+                    ]
+                }
+            ),
+            opts=opts,
+        )
+
+    def _tenant_rbac(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
+        opts = self._after(ns)
+        for builtin, groups in (("edit", t.developer_groups), ("view", t.viewer_groups)):
+            if groups:
+                role_binding(f"{t.name}-{builtin}", t.name, builtin, groups, opts)
+        if not t.ci_deployer:
+            return
+        meta: Any = {"name": "ci-deployer", "namespace": t.name, "labels": kube.MANAGED_BY}
+        # No token in pods: CI gets a short-lived token through the TokenRequest API.
+        sa = k8s.core.v1.ServiceAccount(
+            f"{t.name}-ci-deployer",
+            metadata=meta,
+            automount_service_account_token=False,
+            opts=opts,
+        )
+        role = k8s.rbac.v1.Role(
+            f"{t.name}-ci-deployer",
+            metadata=meta,
+            rules=as_input(CI_DEPLOYER_RULES),
+            opts=opts,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{t.name}-ci-deployer",
+            metadata=meta,
+            role_ref=role_ref("Role", "ci-deployer"),
+            subjects=as_input(
+                [{"kind": "ServiceAccount", "name": "ci-deployer", "namespace": t.name}]
+            ),
+            opts=self._after(ns, sa, role),
+        )
+
+    def _cluster_rbac(self) -> None:
+        r = self._s.rbac
+        if r.platform_admin_groups:
+            cluster_role_binding(
+                "platform-admins",
+                "cluster-admin",
+                r.platform_admin_groups,
+                self._child,
+                # The policy pack refuses cluster-admin bindings unless they say why.
+                annotations={
+                    "k8s-platform/allow-cluster-admin": (
+                        "platform administrators from security.rbac.platformAdminGroups "
+                        "operate the cluster itself"
+                    )
+                },
+            )
+        if r.viewer_groups:
+            cluster_role_binding("platform-viewers", "view", r.viewer_groups, self._child)
+
+    # ---- cert-manager ----------------------------------------------------------------------
+
+    def _cert_manager(
+        self, ns: k8s.core.v1.Namespace, monitoring_crds: Sequence[pulumi.Resource]
+    ) -> k8s.helm.v4.Chart:
+        tls = self._s.tls
+        self._allow_webhook(CERT_MANAGER, ns, CERT_MANAGER_WEBHOOK_PORT)
+        if tls.issuer == ACME:
+            # ACME directory and, for dns01, Route53 and the authoritative nameservers'
+            # propagation check. Public endpoints without stable CIDRs: any address.
+            ports = kube.tcp(443, 80)
+            if tls.acme and tls.acme.solver == DNS01_ROUTE53:
+                ports += [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+            self._allow_internet(
+                CERT_MANAGER,
+                ns,
+                "acme-egress",
+                ports,
+                {"app.kubernetes.io/component": "controller"},
+            )
+        values = cert_manager_values(tls, self._s.service_monitors)
+        deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
+        return kube.helm_chart(
+            "cert-manager", chart("cert-manager"), CERT_MANAGER, values, self._after(*deps)
+        )
+
+    def _monitoring_deps(self, crds: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
+        return list(crds) if self._s.service_monitors else []
+
+    def _cluster_issuer(
+        self, cert_manager: k8s.helm.v4.Chart, internal: pulumi.Output[str]
+    ) -> pulumi.Output[str]:
+        """The issuer for public names: ACME when configured, else the internal CA."""
+        tls = self._s.tls
+        if tls.issuer == ACME and tls.acme is not None:
+            issuer = _custom(
+                "cert-manager.io/v1",
+                "ClusterIssuer",
+                "letsencrypt",
+                None,
+                {"acme": acme_spec(tls.acme)},
+                self._after(cert_manager),
+            )
+            return _name_of(issuer, "letsencrypt")
+        return internal
+
+    def _internal_issuer(self, cert_manager: k8s.helm.v4.Chart) -> pulumi.Output[str]:
+        """A CA issuer for in-cluster TLS (webhooks, service names ACME cannot validate).
+
+        The standard bootstrap: a self-signed issuer signs one CA certificate, and a CA
+        issuer signs everything else with it (one root to trust, not one per cert).
+        """
+        opts = self._after(cert_manager)
+        bootstrap = _custom(
+            "cert-manager.io/v1", "ClusterIssuer", "selfsigned-bootstrap", None,
+            {"selfSigned": {}}, opts,
+        )  # fmt: skip
+        ca = _custom(
+            "cert-manager.io/v1",
+            "Certificate",
+            "platform-ca",
+            CERT_MANAGER,
+            {
+                "isCA": True,
+                "commonName": "k8s-platform internal CA",
+                "secretName": "platform-ca",
+                "duration": "87600h",
+                "privateKey": {"algorithm": "ECDSA", "size": 256},
+                "issuerRef": {
+                    "name": "selfsigned-bootstrap",
+                    "kind": "ClusterIssuer",
+                    "group": "cert-manager.io",
+                },
+            },
+            self._after(cert_manager, bootstrap),
+        )
+        issuer = _custom(
+            "cert-manager.io/v1",
+            "ClusterIssuer",
+            "platform-ca",
+            None,
+            {"ca": {"secretName": "platform-ca"}},
+            self._after(cert_manager, ca),
+        )
+        return _name_of(issuer, "platform-ca")
+
+    # ---- Kyverno ---------------------------------------------------------------------------
+
+    def _kyverno(
+        self, ns: k8s.core.v1.Namespace, monitoring_crds: Sequence[pulumi.Resource]
+    ) -> k8s.helm.v4.Chart:
+        a = self._s.admission
+        self._allow_webhook(KYVERNO, ns, KYVERNO_WEBHOOK_PORT)
+        values = kyverno_values(a, self._s.service_monitors)
+        deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
+        return kube.helm_chart("kyverno", chart("kyverno"), KYVERNO, values, self._after(*deps))
+
+    def _policies(self, kyverno: k8s.helm.v4.Chart) -> None:
+        mode = self.policy_mode
+        opts = self._after(kyverno)
+        # Pod Security Standards `restricted` as reported Kyverno policies. PSA labels
+        # enforce the same standard at the namespace; these add PolicyReports.
+        kube.helm_chart(
+            "kyverno-policies",
+            chart("kyverno-policies"),
+            KYVERNO,
+            {
+                "podSecurityStandard": "restricted",
+                "policyType": "ValidatingPolicy",
+                "validationFailureAction": mode,
+                "vpolExclude": {"excludeNamespaces": list(POLICY_EXEMPT_NAMESPACES)},
+            },
+            opts,
+        )
+        for policy in cluster_policies(mode, self._s.admission.require_ha_workloads):
+            _custom(
+                "kyverno.io/v1",
+                "ClusterPolicy",
+                policy["metadata"]["name"],
+                None,
+                policy["spec"],
+                opts,
+                annotations=policy["metadata"]["annotations"],
+            )
+
+    # ---- trivy-operator --------------------------------------------------------------------
+
+    def _trivy(self, ns: k8s.core.v1.Namespace, monitoring_crds: Sequence[pulumi.Resource]) -> None:
+        t = self._s.trivy
+        # Scan jobs pull image manifests/layers and the vulnerability DB from public
+        # registries (mirror.gcr.io, ghcr.io, any tenant registry): CDN-fronted, no stable CIDRs.
+        self._allow_internet(TRIVY, ns, "registry-egress", kube.tcp(443))
+        values = trivy_values(t, self._s.service_monitors)
+        deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
+        kube.helm_chart(
+            "trivy-operator", chart("trivy-operator"), TRIVY, values, self._after(*deps)
+        )
+
+
+# ---- pure builders (tested directly) -------------------------------------------------------
+
+
+def _custom(  # noqa: PLR0917 - reads like the manifest: apiVersion, kind, name, namespace, spec
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    spec: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+    *,
+    annotations: dict[str, str] | None = None,
+) -> k8s.apiextensions.CustomResource:
+    metadata: dict[str, Any] = {"name": name, "labels": kube.MANAGED_BY}
+    if namespace:
+        metadata["namespace"] = namespace
+    if annotations:
+        metadata["annotations"] = annotations
+    return k8s.apiextensions.CustomResource(
+        f"{kind.lower()}-{name}",
+        api_version=api_version,
+        kind=kind,
+        metadata=metadata,
+        spec=spec,
+        opts=opts,
+    )
+
+
+def _name_of(r: pulumi.CustomResource, name: str) -> pulumi.Output[str]:
+    """`name`, known once `r` exists: consumers of the output wait for the object."""
+    return r.id.apply(lambda _: name)
