@@ -16,7 +16,8 @@ import pulumi
 
 from components.control_plane import settings as cluster_settings
 from components.control_plane.settings import ClusterSettings
-from components.edge import DEV_NODE_PORTS, HTTPS_PORT, EdgeSettings
+from components.edge import settings as edge_settings
+from components.edge.settings import EdgeSettings
 from components.observability import (
     RECEIVER_TYPES,
     SEVERITIES,
@@ -49,7 +50,6 @@ from kernel.config import (
     CPU_QUANTITY,
     CRON,
     DNS_LABEL,
-    DNS_NAME,
     DURATION,
     EMAIL,
     MEMORY_QUANTITY,
@@ -58,7 +58,6 @@ from kernel.config import (
     Context,
     FieldDoc,
     Section,
-    cidr,
     duration_hours,
     matches,
     memory_bytes,
@@ -630,84 +629,6 @@ def _loki_object_store(load: Loader, lk: Section) -> LokiObjectStoreSettings | N
     )
 
 
-def _edge(load: Loader, root: Section) -> EdgeSettings:
-    s = root.section("edge", doc="EdgeGateway: Gateway API, Envoy Gateway, public HTTPS.")
-    enabled = s.boolean("enabled", True, doc="Install Envoy Gateway and the shared Gateway.")
-    domain = s.string(
-        "domain",
-        ByProfile("k8s-platform.localhost", None),
-        doc="DNS zone of the public hostnames (`<app>.<domain>`). Required in prod. "
-        "dev: `*.localhost` resolves to your laptop without DNS.",
-        check=DNS_NAME,
-    )
-    if enabled and domain is None and not s.is_set("domain"):
-        load.ctx.problem(
-            s.key("domain"), None, "required when edge.enabled (e.g. platform.example.com)"
-        )
-    zone = domain or "invalid.localhost"
-    h = s.section("hostnames", doc="Public hostname per UI; default `<app>.<domain>`.")
-    hosts = {
-        app: h.string(app, f"{app}.{zone}", doc=f"Public hostname of {app}.", check=DNS_NAME)
-        for app in ("grafana", "prometheus", "alertmanager")
-    }
-    h.close()
-    expose_prometheus = s.boolean(
-        "exposePrometheus", False, doc="Route Prometheus through the Gateway behind basic auth."
-    )
-    expose_alertmanager = s.boolean(
-        "exposeAlertmanager", False, doc="Route Alertmanager through the Gateway behind basic auth."
-    )
-    replicas = load.replicas(
-        s, "replicas", ByProfile(1, 2), doc="Envoy data-plane replicas.", maximum=20
-    )
-    controller = load.replicas(
-        s,
-        "controllerReplicas",
-        ByProfile(1, 2),
-        doc="Envoy Gateway controller replicas (leader-elected).",
-        maximum=5,
-    )
-    service_type = s.string(
-        "serviceType",
-        ByProfile("NodePort", "LoadBalancer"),
-        doc="Data-plane Service: `LoadBalancer` (cloud) or `NodePort` "
-        f"(kind: fixed NodePorts {sorted(DEV_NODE_PORTS.values())}).",
-        choices=("LoadBalancer", "NodePort"),
-    )
-    https_port = s.integer(
-        "publicHttpsPort",
-        ByProfile(8443, HTTPS_PORT),
-        doc="Port in the public URLs and the HTTP->HTTPS redirect (dev: kind's host port).",
-        minimum=1,
-        maximum=65535,
-    )
-    ranges = s.strings(
-        "loadBalancerSourceRanges",
-        doc="Client CIDRs allowed through the cloud load balancer (default: everyone).",
-        check=cidr,
-    )
-    annotations = s.mapping(
-        "serviceAnnotations",
-        doc="Extra annotations on the data-plane Service (e.g. the cloud LB type).",
-    )
-    s.close()
-    return EdgeSettings(
-        enabled=enabled,
-        domain=zone,
-        grafana_host=hosts["grafana"],
-        prometheus_host=hosts["prometheus"],
-        alertmanager_host=hosts["alertmanager"],
-        expose_prometheus=expose_prometheus,
-        expose_alertmanager=expose_alertmanager,
-        replicas=replicas,
-        controller_replicas=controller,
-        service_type=service_type,
-        public_https_port=https_port,
-        load_balancer_source_ranges=ranges,
-        service_annotations=annotations,
-    )
-
-
 def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = None) -> Settings:
     """Validate `raw` (the project's config keys without the `k8s-platform:` prefix)."""
     profile_raw = raw.get("profile", "dev")
@@ -732,7 +653,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     security = security_settings.load_section(load_, root)
     persistence = _persistence(load_, root, cluster, security)
     observability = _observability(load_, root, cluster.name)
-    edge = _edge(load_, root)
+    edge = edge_settings.load_section(load_, root)
     root.close()
 
     for i, key in enumerate(accept):

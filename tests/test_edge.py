@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.edge import DEV_NODE_PORTS, LOAD_BALANCER_REASON, htpasswd_line
+from components.edge.routes import htpasswd_line
+from components.edge.settings import DEV_NODE_PORTS
+from components.edge.values import LOAD_BALANCER_REASON
 from tools.offline import ROOT, Evaluation, Resource, evaluate
 
 EDGE = "k8splatform:edge:EdgeGateway"
