@@ -3,12 +3,13 @@ observability -> edge, each given only what it needs; then the stack outputs."""
 
 import pulumi
 
-from components import preflight_s3
 from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.control_plane import preflight as preflight_capa
 from components.edge import EdgeGateway, EdgeGatewayArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
-from components.persistence import PersistenceLayer, PersistenceLayerArgs, pre_upgrade_backups
+from components.persistence import PersistenceLayer, PersistenceLayerArgs
+from components.persistence import preflight as preflight_s3
+from components.persistence.upgrade_hook import pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
 from components.settings import from_pulumi
 from kernel import footprint

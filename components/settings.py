@@ -28,27 +28,12 @@ from components.observability import (
     PrometheusSettings,
     Receiver,
 )
-from components.persistence import (
-    EMBEDDED,
-    ETCD_IMAGE,
-    EXTERNAL,
-    OBJECT_STORE_MODES,
-    BackupSettings,
-    EtcdSnapshotSettings,
-    ObjectStoreSettings,
-    PersistenceSettings,
-    ScheduleSettings,
-    SnapshotSettings,
-    StorageSettings,
-    cron_interval_hours,
-    go_duration_hours,
-    parse_aws_ini,
-)
+from components.persistence import settings as persistence_settings
+from components.persistence.settings import PersistenceSettings
 from components.security import settings as security_settings
 from components.security.settings import SecuritySettings
 from kernel.config import (
     CPU_QUANTITY,
-    CRON,
     DNS_LABEL,
     DURATION,
     EMAIL,
@@ -59,7 +44,6 @@ from kernel.config import (
     FieldDoc,
     Section,
     duration_hours,
-    matches,
     memory_bytes,
     one_of,
 )
@@ -83,300 +67,6 @@ class Settings:
     persistence: PersistenceSettings
     observability: ObservabilitySettings
     edge: EdgeSettings
-
-
-def _persistence(
-    load: Loader, root: Section, cluster: ClusterSettings, security: SecuritySettings
-) -> PersistenceSettings:
-    s = root.section("persistence", doc="PersistenceLayer: storage, snapshots, backups.")
-    protect = s.boolean(
-        "protectStatefulResources",
-        ByProfile(False, True),
-        doc="Protect storage classes and PVC-owning objects from `pulumi destroy` "
-        "(protect + retainOnDelete).",
-    )
-    load.prod_requires(
-        s.key("protectStatefulResources"), bool(protect), protect, "protected stateful resources"
-    )
-
-    st = s.section("storage", doc="StorageClasses.")
-    existing = st.string(
-        "existingClass",
-        ByProfile("standard", None),
-        doc="Use this existing StorageClass as the default and install nothing (kind: "
-        "`standard`). Unset (prod): install the EBS CSI driver and create the classes.",
-        check=DNS_LABEL,
-    )
-    default_class = st.string(
-        "defaultClass", "gp3-encrypted", doc="Name of the created default class.", check=DNS_LABEL
-    )
-    scratch_class = st.string(
-        "scratchClass",
-        "gp3-scratch",
-        doc="Name of the created class for scratch data (reclaimPolicy Delete).",
-        check=DNS_LABEL,
-    )
-    kms = st.string(
-        "kmsKeyId",
-        None,
-        doc="KMS key ARN for EBS encryption. Default: the account's aws/ebs key.",
-        check=matches(r"arn:aws[-a-z]*:kms:[-a-z0-9]+:\d{12}:(key|alias)/\S+", "a KMS key ARN"),
-    )
-    fs_type = st.string(
-        "fsType", "ext4", doc="Filesystem of created volumes.", choices=("ext4", "xfs")
-    )
-    ebs_replicas = st.integer(
-        "ebsControllerReplicas",
-        ByProfile(1, 2),
-        doc="EBS CSI controller replicas.",
-        minimum=1,
-        maximum=5,
-    )
-    load.prod_minimum(st, "ebsControllerReplicas", ebs_replicas, 2)
-    st.close()
-    if existing is None and default_class == scratch_class:
-        load.ctx.problem(
-            st.key("scratchClass"), scratch_class, "must differ from storage.defaultClass"
-        )
-
-    sn = s.section("snapshots", doc="CSI volume snapshots (Velero uses them).")
-    sn_enabled = sn.boolean(
-        "enabled",
-        ByProfile(False, True),
-        doc="Install snapshot CRDs, the snapshot controller and a VolumeSnapshotClass. "
-        "Off in dev: kind's local-path volumes cannot be snapshotted.",
-    )
-    sn_replicas = sn.integer(
-        "controllerReplicas", ByProfile(1, 2), doc="snapshot-controller replicas.", minimum=1
-    )
-    load.prod_minimum(sn, "controllerReplicas", sn_replicas, 2)
-    sn_class = sn.string("className", "ebs-vsc", doc="VolumeSnapshotClass name.", check=DNS_LABEL)
-    sn_driver = sn.string("driver", "ebs.csi.aws.com", doc="CSI driver of the VolumeSnapshotClass.")
-    sn_deletion = sn.string(
-        "deletionPolicy",
-        "Delete",
-        doc="Delete: Velero's TTL removes the cloud snapshot too. Retain: keep it.",
-        choices=("Delete", "Retain"),
-    )
-    sn.close()
-
-    b = s.section("backups", doc="Velero backups.")
-    b_enabled = b.boolean("enabled", True, doc="Install Velero.")
-    default_ttl = b.string(
-        "defaultTtl",
-        "720h",
-        doc="TTL of backups without one (on-demand and pre-upgrade backups).",
-        check=_go_duration,
-    )
-    pre_upgrade = b.boolean(
-        "preUpgradeBackup",
-        True,
-        doc="Take a Velero backup before the control plane is upgraded (capi mode).",
-    )
-    pre_timeout = b.string(
-        "preUpgradeTimeout",
-        "30m",
-        doc="How long the upgrade waits for that backup to complete.",
-        check=DURATION,
-    )
-    critical = [t.name for t in security.tenants]
-    default_schedules: Any = ByProfile(
-        dev=[{"name": "daily", "schedule": "0 3 * * *", "ttl": "168h"}],
-        prod=(
-            [
-                {
-                    "name": "hourly-tenants",
-                    "schedule": "0 * * * *",
-                    "ttl": "72h",
-                    "includedNamespaces": critical,
-                }
-            ]
-            if critical
-            else []
-        )
-        + [{"name": "daily", "schedule": "0 2 * * *", "ttl": "720h"}],
-    )
-    schedules: list[ScheduleSettings] = []
-    names: set[str] = set()
-    for item in b.items(
-        "schedules",
-        default=default_schedules,
-        doc="Velero schedules: name, schedule (cron), ttl (Go duration, e.g. 720h), "
-        "includedNamespaces (default all), snapshotVolumes (default: snapshots.enabled). "
-        "prod default: hourly for the tenant namespaces (72h) and daily for all (720h).",
-    ):
-        name = item.string("name", doc="Schedule name.", check=DNS_LABEL)
-        cron = item.string("schedule", doc="Cron expression (UTC).", check=CRON)
-        ttl = item.string("ttl", doc="How long each backup is kept.", check=_go_duration)
-        included = item.strings(
-            "includedNamespaces", ["*"], doc="Namespaces to back up ('*' = all).", min_items=1
-        )
-        snap = item.boolean("snapshotVolumes", bool(sn_enabled), doc="Snapshot PVs (CSI).")
-        if name in names:
-            load.ctx.problem(item.key("name"), name, "schedule names must be unique")
-        if name:
-            names.add(name)
-        if cron and ttl:
-            hours = go_duration_hours(ttl) or 0
-            interval = cron_interval_hours(cron)
-            if hours <= interval:
-                load.ctx.problem(
-                    item.key("ttl"),
-                    ttl,
-                    f"must be longer than the schedule's interval (~{interval:g}h for "
-                    f"'{cron}'), or a backup expires before the next one exists",
-                )
-        if name and cron and ttl:
-            schedules.append(ScheduleSettings(name, cron, ttl, tuple(included), bool(snap)))
-
-    o = b.section("objectStore", doc="Where backups (and etcd snapshots) are written.")
-    mode = o.string(
-        "mode",
-        ByProfile(EMBEDDED, EXTERNAL),
-        doc="`embedded`: a single-replica SeaweedFS in the cluster (dev, no cloud account). "
-        "`external`: an existing S3 bucket the program never creates or deletes.",
-        choices=OBJECT_STORE_MODES,
-    )
-    load.prod_requires(
-        o.key("mode"), mode == EXTERNAL, mode, "backups outside the cluster (mode: external)"
-    )
-    bucket = o.string(
-        "bucket",
-        "velero" if mode == EMBEDDED else MISSING,
-        doc="Bucket name (external: must already exist, versioned and encrypted).",
-        check=BUCKET_NAME,
-    )
-    region = o.string(
-        "region",
-        "us-east-1",
-        doc="Bucket region.",
-        check=matches(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1"),
-    )
-    prefix = o.string(
-        "prefix",
-        cluster.name,
-        doc="Key prefix inside the bucket. Default: the cluster name.",
-        check=matches(r"[a-zA-Z0-9][-a-zA-Z0-9_./]*[a-zA-Z0-9]|[a-zA-Z0-9]", "a key prefix"),
-    )
-    endpoint = o.string(
-        "endpoint",
-        None,
-        doc="S3-compatible endpoint URL (external mode). Default: AWS S3.",
-        check=matches(r"https?://[^\s/]+(/\S*)?", "an http(s) URL"),
-    )
-    credentials = load.secret(
-        o,
-        "credentialsSecret",
-        required=False,
-        doc="Name of the `secrets` entry holding an AWS INI profile ([default] "
-        "aws_access_key_id/aws_secret_access_key). Unset: IRSA (roleArn) or the node "
-        "instance profile.",
-    )
-    if credentials is not None and parse_aws_ini(credentials.plaintext()) is None:
-        load.ctx.problem(
-            o.key("credentialsSecret"),
-            credentials.key,
-            "the secret must be an AWS INI profile with aws_access_key_id and "
-            "aws_secret_access_key",
-        )
-    role_arn = o.string(
-        "roleArn",
-        None,
-        doc="IAM role for Velero's service account (IRSA / EKS Pod Identity).",
-        check=matches(r"arn:aws[-a-z]*:iam::\d{12}:role/\S+", "an IAM role ARN"),
-    )
-    preflight = o.boolean(
-        "preflight",
-        ByProfile(False, True),
-        doc="Before anything is deployed, check the external bucket with boto3: it exists, "
-        "versioning and default encryption are on, public access is blocked.",
-    )
-    loki_bucket = o.string(
-        "lokiBucket",
-        # dev keeps Loki on its filesystem (one replica, nothing to replicate).
-        None,
-        doc="Bucket offered to Loki through `object_store` (embedded: created here). "
-        "Unset: no object store for Loki.",
-        check=BUCKET_NAME,
-    )
-    size = o.string(
-        "embeddedSize", "10Gi", doc="PVC size of the embedded store.", check=MEMORY_QUANTITY
-    )
-    o.close()
-    if mode == EMBEDDED:
-        for key, value in (
-            ("endpoint", endpoint),
-            ("roleArn", role_arn),
-            ("credentialsSecret", credentials),
-        ):
-            if value is not None:
-                load.ctx.problem(
-                    o.key(key), getattr(value, "key", value), "only for mode: external"
-                )
-        credentials = None
-    b.close()
-
-    e = s.section("etcdSnapshots", doc="etcd snapshots to the object store (capi mode).")
-    e_schedule = e.string(
-        "schedule", "0 */6 * * *", doc="Cron expression for etcd snapshots.", check=CRON
-    )
-    keep = e.integer("keep", 28, doc="Snapshots kept (older ones are deleted).", minimum=1)
-    etcd_image = e.string(
-        "etcdImage",
-        ETCD_IMAGE,
-        doc="Image with etcdctl; match the cluster's etcd minor.",
-    )
-    e.close()
-    s.close()
-    return PersistenceSettings(
-        protect_stateful=bool(protect),
-        storage=StorageSettings(
-            existing_class=existing,
-            default_class=default_class,
-            scratch_class=scratch_class,
-            kms_key_id=kms,
-            fs_type=fs_type,
-            ebs_controller_replicas=ebs_replicas,
-        ),
-        snapshots=SnapshotSettings(
-            enabled=bool(sn_enabled),
-            controller_replicas=sn_replicas,
-            class_name=sn_class,
-            driver=sn_driver,
-            deletion_policy=sn_deletion,
-        ),
-        backups=BackupSettings(
-            enabled=bool(b_enabled),
-            object_store=ObjectStoreSettings(
-                mode=mode,
-                bucket=bucket or "velero",
-                region=region,
-                prefix=prefix,
-                endpoint=endpoint,
-                credentials=credentials,
-                role_arn=role_arn,
-                preflight=bool(preflight) and mode == EXTERNAL,
-                loki_bucket=loki_bucket,
-                embedded_size=size,
-            ),
-            schedules=tuple(schedules),
-            pre_upgrade_backup=bool(pre_upgrade),
-            pre_upgrade_timeout_seconds=int(duration_hours(pre_timeout) * 3600),
-            default_ttl=default_ttl,
-        ),
-        etcd=EtcdSnapshotSettings(
-            schedule=e_schedule, keep=keep, etcd_image=etcd_image, cluster_name=cluster.name
-        ),
-    )
-
-
-def _go_duration(value: str) -> str | None:
-    if go_duration_hours(value) is None:
-        return "expected a Go duration such as 720h, 72h or 1h30m (Velero has no 'd' unit)"
-    return None
-
-
-BUCKET_NAME = matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63, a-z 0-9 . -)")
 
 
 def _observability(load: Loader, root: Section, cluster_name: str) -> ObservabilitySettings:
@@ -651,7 +341,9 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
 
     cluster = cluster_settings.load_section(load_, root, stack=stack)
     security = security_settings.load_section(load_, root)
-    persistence = _persistence(load_, root, cluster, security)
+    persistence = persistence_settings.load_section(
+        load_, root, cluster_name=cluster.name, tenant_names=[t.name for t in security.tenants]
+    )
     observability = _observability(load_, root, cluster.name)
     edge = edge_settings.load_section(load_, root)
     root.close()

@@ -210,3 +210,24 @@ def isolated_namespace(
         resource_name=f"{name}-allow-same-namespace",
     )
     return ns
+
+
+class KubeObject(pulumi.CustomResource):
+    """A custom-resource object with top-level fields besides `spec` (VolumeSnapshotClass
+    has `driver` and `deletionPolicy`), which `apiextensions.CustomResource` cannot express.
+    Same type token the Kubernetes provider uses for any CRD kind."""
+
+    def __init__(
+        self,
+        name: str,
+        api_version: str,
+        kind: str,
+        body: Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"apiVersion": api_version, "kind": kind, **body}
+        super().__init__(f"kubernetes:{api_version}:{kind}", name, props, opts)
+
+    def name_output(self) -> pulumi.Output[str]:
+        metadata: pulumi.Output[Any] = getattr(self, "metadata")  # noqa: B009
+        return metadata.apply(lambda m: m["name"])

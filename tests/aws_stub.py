@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from components import preflight_s3
 from components.control_plane import preflight as preflight_capa
+from components.persistence import preflight as preflight_s3
 
 
 class _Client:

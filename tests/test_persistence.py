@@ -150,7 +150,7 @@ def test_prod_credentials_reach_velero_only_as_a_secret(prod_with_keys: Evaluati
 def test_prod_backup_alerts_are_handed_to_observability(
     prod: Evaluation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from components.persistence import velero_alert_rules
+    from components.persistence.monitoring import velero_alert_rules
     from components.settings import load
     from tools.offline import FIXTURE_KUBECONFIG, stack_config
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from components.persistence import EtcdSnapshotSettings, etcd_snapshot_cronjob
+from components.persistence.objects import etcd_snapshot_cronjob
+from components.persistence.settings import EtcdSnapshotSettings
 from kernel.namespaces import BY_NAME, ETCD_BACKUP, PRIVILEGED
 from tools.offline import Evaluation, manifest
 

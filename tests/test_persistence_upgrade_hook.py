@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.persistence import (
+from components.persistence.upgrade_hook import (
     PreUpgradeBackup,
     PreUpgradeBackupError,
     backup_name,
@@ -133,7 +133,7 @@ def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """pre_upgrade_backup_hook wraps the runner in a pulumi.ResourceHook named for the KCP."""
-    from components import persistence
+    from components.persistence import upgrade_hook
     from components.settings import load
     from tools.offline import FIXTURE_KUBECONFIG, stack_config
 
@@ -147,7 +147,7 @@ def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
     monkeypatch.setattr(pulumi, "ResourceHook", FakeHook)
     fake = FakeVelero(["Completed"])
     settings = load(stack_config("prod"), "prod").persistence
-    persistence.pre_upgrade_backup_hook(settings, LateBound(), api=lambda: fake)
+    upgrade_hook.pre_upgrade_backup_hook(settings, LateBound(), api=lambda: fake)
     assert made["name"] == "pre-upgrade-backup"
     args = pulumi.ResourceHookArgs(
         urn="u", id="i", name="n", type="t", old_inputs=kcp("v1.34.2"), new_inputs=kcp("v1.35.0")

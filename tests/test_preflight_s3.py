@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components import preflight_s3
-from components.persistence import EXTERNAL, ObjectStoreSettings
-from components.preflight_s3 import BucketPreflightError, bucket_problems
+from components.persistence import preflight as preflight_s3
+from components.persistence.preflight import BucketPreflightError, bucket_problems
+from components.persistence.settings import EXTERNAL, ObjectStoreSettings
 
 BUCKET = "backups"
 REGION = "eu-west-1"

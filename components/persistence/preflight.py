@@ -16,7 +16,7 @@ import pulumi
 from kernel.config import problem_report
 
 if TYPE_CHECKING:
-    from components.persistence import ObjectStoreSettings
+    from components.persistence.settings import ObjectStoreSettings
 
 PUBLIC_ACCESS_FLAGS = (
     "BlockPublicAcls",
@@ -98,7 +98,7 @@ def bucket_problems(s3: Any, bucket: str) -> list[str]:
 def s3_client(store: ObjectStoreSettings) -> Any:
     import boto3
 
-    from components.persistence import parse_aws_ini
+    from components.persistence.formats import parse_aws_ini
 
     # No credentials given: boto3's chain (IRSA, instance profile, env, ~/.aws).
     pair = parse_aws_ini(store.credentials.plaintext()) if store.credentials else None

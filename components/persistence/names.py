@@ -1,0 +1,38 @@
+"""Names, images and ports PersistenceLayer's objects share."""
+
+from __future__ import annotations
+
+from kernel import namespaces as ns
+
+EBS_DRIVER = "ebs.csi.aws.com"
+VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.0"
+# The amazon/aws-cli image uploads etcd snapshots and creates the embedded buckets.
+# Pinned by digest: a tag can be re-pushed, a digest cannot (see the Trivy incident).
+AWS_CLI_IMAGE = (
+    "amazon/aws-cli:2.17.0@sha256:643507c10ada7964ca6157b3d799f030b90577643da9955d319a77399ed80d73"
+)
+# etcdctl for the snapshot job; match the cluster's etcd minor.
+ETCD_IMAGE = (
+    "registry.k8s.io/etcd:3.6.5-0"
+    "@sha256:042ef9c02799eb9303abf1aa99b09f09d94b8ee3ba0c2dd3f42dc4e1d3dce534"
+)
+# SeaweedFS (Apache-2.0), the embedded dev object store; see docs/persistence.md.
+SEAWEEDFS_IMAGE = (
+    "chrislusf/seaweedfs:3.85"
+    "@sha256:49312939c00c01e5ee6afbd7d728b18027821d3764c35a797a72acd4fdf3296a"
+)
+SEAWEEDFS = "seaweedfs"
+SEAWEEDFS_S3_PORT = 8333
+EMBEDDED_REGION = "us-east-1"
+BSL_NAME = "default"
+VELERO_METRICS_PORT = 8085
+VELERO_POD_LABELS = {"app.kubernetes.io/name": "velero"}
+SEAWEEDFS_LABELS = {"app.kubernetes.io/name": SEAWEEDFS, "app.kubernetes.io/component": "s3"}
+NONROOT = 65532
+
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+VELERO_SNAPSHOT_CLASS_LABEL = "velero.io/csi-volumesnapshot-class"
+
+
+def embedded_endpoint() -> str:
+    return f"http://{SEAWEEDFS}.{ns.VELERO}.svc.cluster.local:{SEAWEEDFS_S3_PORT}"
