@@ -11,6 +11,9 @@ from typing import Any, Generic, TypeVar
 
 import pulumi
 
+ETCD_SNAPSHOT_CRONJOB = "etcd-snapshot"
+"""Metric contract with PersistenceLayer: the etcd backup CronJob in capi mode has this name."""
+
 
 @dataclass(frozen=True)
 class ServiceRef:

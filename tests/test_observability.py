@@ -11,7 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.observability import RECEIVERS_MOUNT
+from components.observability.names import RECEIVERS_MOUNT
 from kernel.config import cpu_millis, memory_bytes
 from tools.offline import SECRET_SIG, SIG_KEY, Evaluation, evaluate, manifest
 

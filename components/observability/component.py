@@ -1,0 +1,448 @@
+"""ObservabilityStack: metrics, alerts, logs and dashboards.
+
+Metrics: prometheus-operator CRDs (own chart, so CRD upgrades are applied), metrics-server,
+kube-prometheus-stack (Prometheus, Alertmanager, Grafana, kube-state-metrics, node-exporter).
+Logs: Loki (grafana-community chart) fed by a Grafana Alloy DaemonSet.
+Every value written below was checked against the upstream values.yaml of the pinned chart
+(see docs/observability.md "Chart values").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.observability.alerting import dashboards
+from components.observability.names import (
+    ALERTMANAGER_NAME,
+    ALERTMANAGER_PODS,
+    ALLOY_PODS,
+    ANYWHERE,
+    API_SERVER_PORTS,
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_PODS,
+    GRAFANA_PORT,
+    GRAFANA_SERVICE,
+    KPS,
+    LOKI,
+    LOKI_CREDENTIALS_SECRET,
+    LOKI_GATEWAY_PODS,
+    LOKI_PODS,
+    METRICS_SERVER_PODS,
+    OPERATOR_PODS,
+    PROMETHEUS_NAME,
+    PROMETHEUS_PODS,
+    RECEIVERS_SECRET,
+    svc_url,
+)
+from components.observability.settings import ObservabilitySettings
+from components.observability.values import (
+    LokiObjectStore,
+    alloy_values,
+    endpoint_port,
+    kps_values,
+    loki_values,
+    spread,
+)
+from kernel import kube
+from kernel import namespaces as ns
+from kernel.catalogue import chart
+from kernel.contracts import BackupMonitoring, ObjectStoreInfo, ServiceRef
+
+TYPE_TOKEN = "k8splatform:observability:ObservabilityStack"
+
+
+@dataclass(frozen=True)
+class ObservabilityStackArgs:
+    settings: ObservabilitySettings
+    provider: k8s.Provider
+    namespaces: Mapping[str, pulumi.Input[str]]
+    """`monitoring`, `logging` and `node-exporter` (SecurityBaseline creates them)."""
+    storage_class: pulumi.Input[str]
+    internal_issuer: pulumi.Input[str] | None = None
+    """cert-manager ClusterIssuer (a CA issuer) for the operator's webhook certificate."""
+    control_plane_metrics: bool = False
+    """etcd / scheduler / controller-manager metrics reachable (capi mode)."""
+    object_store: ObjectStoreInfo | None = None
+    """PersistenceLayer's bucket for Loki; `observability.loki.objectStore` wins over it."""
+    backup_monitoring: BackupMonitoring | None = None
+    """How to scrape Velero and which backup alerts to load (from PersistenceLayer)."""
+
+
+class ObservabilityStack(pulumi.ComponentResource):
+    grafana_url: pulumi.Output[str]
+    prometheus_url: pulumi.Output[str]
+    alertmanager_url: pulumi.Output[str]
+    loki_push_url: pulumi.Output[str]
+    grafana_admin_secret: pulumi.Output[str]
+    grafana: ServiceRef
+    """Grafana's Service, for the gateway (Grafana has its own login)."""
+    prometheus: ServiceRef
+    alertmanager: ServiceRef
+
+    def __init__(
+        self, name: str, args: ObservabilityStackArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._args = args
+        self._child = kube.child_opts(self, args.provider)
+        monitoring = args.namespaces[ns.MONITORING]
+        logging = args.namespaces[ns.LOGGING]
+        self._monitoring = monitoring
+        self._logging = logging
+
+        crds = kube.helm_chart(
+            "prometheus-operator-crds",
+            chart("prometheus-operator-crds"),
+            monitoring,
+            {},
+            self._child,
+        )
+        after_crds = pulumi.ResourceOptions.merge(
+            self._child, pulumi.ResourceOptions(depends_on=[crds])
+        )
+        self._metrics_server(monitoring)
+
+        self._kube_prometheus_stack(crds, after_crds)
+
+        credentials = self._loki_credentials(logging)
+        loki_opts = pulumi.ResourceOptions.merge(
+            after_crds,
+            pulumi.ResourceOptions(depends_on=[crds, *([credentials] if credentials else [])]),
+        )
+        kube.helm_chart(
+            LOKI,
+            chart("loki"),
+            logging,
+            loki_values(args.settings, self._object_store(), args.storage_class),
+            loki_opts,
+        )
+        kube.helm_chart(
+            "alloy", chart("alloy"), logging, alloy_values(args.settings, logging), after_crds
+        )
+        self._backup_monitoring(after_crds)
+        self._network_policies()
+
+        self.grafana = ServiceRef(
+            GRAFANA_SERVICE, monitoring, GRAFANA_PORT, target_port=3000, pod_labels=GRAFANA_PODS
+        )
+        self.prometheus = ServiceRef(PROMETHEUS_NAME, monitoring, 9090, pod_labels=PROMETHEUS_PODS)
+        self.alertmanager = ServiceRef(
+            ALERTMANAGER_NAME, monitoring, 9093, pod_labels=ALERTMANAGER_PODS
+        )
+        self.grafana_url = svc_url(GRAFANA_SERVICE, monitoring, GRAFANA_PORT)
+        self.prometheus_url = svc_url(PROMETHEUS_NAME, monitoring, 9090)
+        self.alertmanager_url = svc_url(ALERTMANAGER_NAME, monitoring, 9093)
+        self.loki_push_url = svc_url(f"{LOKI}-gateway", logging, 80, "/loki/api/v1/push")
+        self.grafana_admin_secret = pulumi.Output.from_input(GRAFANA_ADMIN_SECRET)
+        self.register_outputs(
+            {
+                "grafana_url": self.grafana_url,
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "loki_push_url": self.loki_push_url,
+                "grafana_admin_secret": self.grafana_admin_secret,
+            }
+        )
+
+    def _kube_prometheus_stack(
+        self, crds: pulumi.Resource, after_crds: pulumi.ResourceOptions
+    ) -> None:
+        """kube-prometheus-stack, after the Secrets and dashboards it reads by name."""
+        args = self._args
+        monitoring, logging = self._monitoring, self._logging
+        admin = self._grafana_admin(monitoring)
+        receivers = self._receivers_secret(monitoring)
+        dashboards = self._dashboards(monitoring)
+        kps_opts = pulumi.ResourceOptions.merge(
+            after_crds, pulumi.ResourceOptions(depends_on=[crds, admin, receivers, *dashboards])
+        )
+        kube.helm_chart(
+            KPS,
+            chart("kube-prometheus-stack"),
+            monitoring,
+            kps_values(
+                args.settings,
+                control_plane_metrics=args.control_plane_metrics,
+                internal_issuer=args.internal_issuer,
+                storage_class=args.storage_class,
+                node_exporter_namespace=args.namespaces[ns.NODE_EXPORTER],
+                logging_namespace=logging,
+            ),
+            kps_opts,
+        )
+
+    # ---- metrics-server --------------------------------------------------------------
+
+    def _metrics_server(self, namespace: pulumi.Input[str]) -> None:
+        s = self._args.settings
+        kube.helm_chart(
+            "metrics-server",
+            chart("metrics-server"),
+            namespace,
+            {
+                "replicas": s.metrics_server_replicas,
+                "podDisruptionBudget": {
+                    "enabled": s.metrics_server_replicas > 1,
+                    "minAvailable": 1,
+                },
+                # kind's kubelets serve self-signed certificates; real clusters verify them.
+                "args": ["--kubelet-insecure-tls"] if s.kubelet_insecure_tls else [],
+                "topologySpreadConstraints": spread(
+                    s.metrics_server_replicas, s.zone_spread, METRICS_SERVER_PODS
+                ),
+                "resources": kube.resources("50m", "64Mi", cpu_limit="200m", memory_limit="128Mi"),
+            },
+            self._child,
+        )
+
+    # ---- credentials: created here from Pulumi secrets, referenced by name in values --
+
+    def _grafana_admin(self, namespace: pulumi.Input[str]) -> k8s.core.v1.Secret:
+        password = random.RandomPassword(
+            "grafana-admin-password",
+            length=32,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return k8s.core.v1.Secret(
+            "grafana-admin",
+            metadata={
+                "name": GRAFANA_ADMIN_SECRET,
+                "namespace": namespace,
+                "labels": kube.MANAGED_BY,
+            },
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=self._child,
+        )
+
+    def _receivers_secret(self, namespace: pulumi.Input[str]) -> k8s.core.v1.Secret:
+        """One key per receiver; Alertmanager reads them through `*_file` fields.
+
+        Always created (possibly empty) because `alertmanagerSpec.secrets` names it and
+        the operator refuses to start Alertmanager while a listed Secret is missing.
+        """
+        a = self._args.settings.alerting
+        if not a.receivers:
+            pulumi.log.warn(
+                "observability.alerting.receivers is empty: alerts reach no one "
+                "(see docs/observability.md to add Slack, PagerDuty, e-mail or a webhook)",
+                self,
+            )
+        data: dict[str, pulumi.Input[str]] = {r.name: r.secret.output() for r in a.receivers}
+        if a.dead_mans_switch is not None:
+            data["deadmansswitch"] = a.dead_mans_switch.output()
+        return k8s.core.v1.Secret(
+            RECEIVERS_SECRET,
+            metadata={"name": RECEIVERS_SECRET, "namespace": namespace, "labels": kube.MANAGED_BY},
+            type="Opaque",
+            string_data=pulumi.Output.secret(data) if data else {},
+            opts=self._child,
+        )
+
+    def _backup_monitoring(self, opts: pulumi.ResourceOptions) -> None:
+        """Scrape Velero, and load the backup alerts PersistenceLayer derives from its
+        schedules (it knows each interval; a fixed threshold would be wrong for hourly)."""
+        b = self._args.backup_monitoring
+        if b is None:
+            return
+        k8s.apiextensions.CustomResource(
+            "velero-metrics",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata={"name": "velero", "namespace": b.namespace, "labels": kube.MANAGED_BY},
+            spec={
+                "selector": {"matchLabels": dict(b.pod_labels)},
+                "podMetricsEndpoints": [{"portNumber": b.metrics_port, "path": "/metrics"}],
+            },
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            "velero-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": "velero-backups",
+                "namespace": self._monitoring,
+                "labels": kube.MANAGED_BY,
+            },
+            spec=dict(b.prometheus_rule_spec),
+            opts=opts,
+        )
+
+    def _loki_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]] | None:
+        """S3 keys for Loki as Pulumi secrets; None = the AWS default credential chain."""
+        store = self._args.settings.loki.object_store
+        if store is not None:
+            if store.access_key_id is None or store.secret_access_key is None:
+                return None
+            return store.access_key_id.output(), store.secret_access_key.output()
+        info = self._args.object_store
+        if info is None or info.access_key_id is None or info.secret_access_key is None:
+            return None
+        return info.access_key_id, info.secret_access_key
+
+    def _loki_credentials(self, namespace: pulumi.Input[str]) -> k8s.core.v1.Secret | None:
+        keys = self._loki_keys()
+        if keys is None:
+            return None
+        return k8s.core.v1.Secret(
+            LOKI_CREDENTIALS_SECRET,
+            metadata={
+                "name": LOKI_CREDENTIALS_SECRET,
+                "namespace": namespace,
+                "labels": kube.MANAGED_BY,
+            },
+            type="Opaque",
+            string_data=pulumi.Output.secret(
+                {"AWS_ACCESS_KEY_ID": keys[0], "AWS_SECRET_ACCESS_KEY": keys[1]}
+            ),
+            opts=self._child,
+        )
+
+    def _object_store(self) -> LokiObjectStore | None:
+        """The bucket set in config wins; else PersistenceLayer's; else none (filesystem)."""
+        secret_name = LOKI_CREDENTIALS_SECRET if self._loki_keys() is not None else None
+        store = self._args.settings.loki.object_store
+        if store is not None:
+            return LokiObjectStore(
+                bucket=store.bucket,
+                region=store.region,
+                endpoint=store.endpoint,
+                credentials_secret_name=secret_name,
+                insecure=store.insecure,
+                role_arn=store.role_arn,
+            )
+        info = self._args.object_store
+        if info is None:
+            return None
+        return LokiObjectStore(
+            bucket=info.bucket,
+            region=info.region,
+            endpoint=info.endpoint,
+            credentials_secret_name=secret_name,
+            insecure=info.insecure,
+        )
+
+    def _dashboards(self, namespace: pulumi.Input[str]) -> list[k8s.core.v1.ConfigMap]:
+        """Platform dashboards for the Grafana sidecar (kps ships cluster/node ones)."""
+        return [
+            k8s.core.v1.ConfigMap(
+                f"dashboard-{name}",
+                metadata={
+                    "name": f"dashboard-{name}",
+                    "namespace": namespace,
+                    "labels": {**kube.MANAGED_BY, "grafana_dashboard": "1"},
+                },
+                data={f"{name}.json": body},
+                opts=self._child,
+            )
+            for name, body in dashboards().items()
+        ]
+
+    # ---- NetworkPolicies ---------------------------------------------------------------
+
+    def _network_policies(self) -> None:
+        """Allows on top of each namespace's default-deny + same-namespace + DNS.
+
+        Scrape *ingress* into other namespaces is SecurityBaseline's ("allow from
+        monitoring" everywhere); hostNetwork pods (node-exporter, kubelet, control plane)
+        are not subject to NetworkPolicy, so they are reached through ipBlock egress.
+        """
+        a = self._args
+        mon, log = self._monitoring, self._logging
+        o = self._child
+
+        def policy(name: str, namespace: pulumi.Input[str], **kw: Any) -> None:
+            kube.network_policy(name, namespace, o, resource_name=f"observability-{name}", **kw)
+
+        policy(
+            "prometheus-scrape",
+            mon,
+            pod_selector=PROMETHEUS_PODS,
+            egress_to=[{"namespaceSelector": {}}],
+        )
+        policy(
+            "prometheus-scrape-hosts",
+            mon,
+            pod_selector=PROMETHEUS_PODS,
+            egress_to=[ANYWHERE],
+            # node-exporter, kubelet/cAdvisor, API server, etcd, controller-manager, scheduler
+            egress_ports=kube.tcp(9100, 10250, 443, 6443, 2381, 10257, 10259),
+        )
+        policy("apiserver-egress", mon, egress_to=[ANYWHERE], egress_ports=API_SERVER_PORTS)
+        receivers = a.settings.alerting.receivers
+        smtp = [587] if any(r.type == "email" for r in receivers) else []
+        policy(
+            "alertmanager-receivers",
+            mon,
+            pod_selector=ALERTMANAGER_PODS,
+            egress_to=[ANYWHERE],
+            egress_ports=kube.tcp(443, *smtp),
+        )
+        policy(
+            "grafana-to-loki",
+            mon,
+            pod_selector=GRAFANA_PODS,
+            egress_to=[kube.namespace_peer(log, LOKI_GATEWAY_PODS)],
+            egress_ports=kube.tcp(8080),
+        )
+        policy(
+            "gateway-to-ui",
+            mon,
+            pod_selector={},
+            ingress_from=[kube.namespace_peer(ns.GATEWAY)],
+            ingress_ports=kube.tcp(3000, 9090, 9093),
+        )
+        # The API server calls metrics-server (APIService) and, with cert-manager, the
+        # operator's admission webhook; metrics-server itself scrapes every kubelet.
+        policy(
+            "apiserver-to-metrics-server",
+            mon,
+            pod_selector=METRICS_SERVER_PODS,
+            ingress_from=[ANYWHERE],
+            ingress_ports=kube.tcp(10250),
+            egress_to=[ANYWHERE],
+            egress_ports=kube.tcp(10250),
+        )
+        if a.internal_issuer is not None:
+            policy(
+                "apiserver-to-operator-webhook",
+                mon,
+                pod_selector=OPERATOR_PODS,
+                ingress_from=[ANYWHERE],
+                ingress_ports=kube.tcp(10250),
+            )
+        self._logging_policies(policy)
+
+    def _logging_policies(self, policy: Callable[..., None]) -> None:
+        """Grafana reads Loki through its gateway; Alloy tails logs through the API."""
+        mon, log = self._monitoring, self._logging
+        policy(
+            "loki-gateway-from-grafana",
+            log,
+            pod_selector=LOKI_GATEWAY_PODS,
+            ingress_from=[kube.namespace_peer(mon, GRAFANA_PODS)],
+            ingress_ports=kube.tcp(8080),
+        )
+        policy(
+            "alloy-apiserver",
+            log,
+            pod_selector=ALLOY_PODS,
+            egress_to=[ANYWHERE],
+            egress_ports=API_SERVER_PORTS,
+        )
+        if self._object_store() is not None:
+            policy(
+                "loki-object-store",
+                log,
+                pod_selector=LOKI_PODS,
+                egress_to=[ANYWHERE],
+                egress_ports=kube.tcp(443, *endpoint_port(self._object_store())),
+            )

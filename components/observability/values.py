@@ -1,0 +1,458 @@
+"""Chart values of ObservabilityStack: kube-prometheus-stack (with Grafana), Loki,
+Alloy and metrics-server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.observability.alerting import alertmanager_config, platform_rules
+from components.observability.names import (
+    ALERTMANAGER_NAME,
+    ALERTMANAGER_PODS,
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_PODS,
+    HOSTNAME,
+    KPS,
+    LOKI,
+    LOKI_GATEWAY_PODS,
+    LOKI_PODS,
+    PROMETHEUS_NAME,
+    PROMETHEUS_PODS,
+    RECEIVERS_SECRET,
+    ZONE,
+    svc_url,
+)
+from components.observability.settings import ObservabilitySettings
+from kernel import data, kube
+from kernel.config import memory_bytes
+
+
+@dataclass(frozen=True)
+class LokiObjectStore:
+    """Where Loki keeps chunks and index (S3 API).
+
+    Built from `observability.loki.objectStore` or PersistenceLayer's ObjectStoreInfo.
+    The credentials Secret lives in the logging namespace with keys AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY. No Secret name = the AWS default chain (EKS Pod Identity,
+    IRSA through `role_arn`, instance profile).
+    """
+
+    bucket: pulumi.Input[str]
+    region: pulumi.Input[str]
+    endpoint: pulumi.Input[str] | None = None
+    credentials_secret_name: pulumi.Input[str] | None = None
+    insecure: bool = False
+    role_arn: pulumi.Input[str] | None = None
+
+
+def prometheus_byte_size(quantity: str) -> str:
+    """`42Gi` -> `42GiB` (Prometheus' ByteSize units)."""
+    return quantity + "B"
+
+
+def spread(replicas: int, zones: bool, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Zone spread for HA workloads; nothing for a single replica."""
+    if replicas < 2 or not zones:
+        return []
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": ZONE,
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": dict(labels)},
+        }
+    ]
+
+
+def hard_anti_affinity(labels: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": dict(labels)}, "topologyKey": HOSTNAME}
+            ]
+        }
+    }
+
+
+def alloy_config(cluster: str, push_url: str) -> str:
+    """data/alloy.alloy with this cluster's label and Loki's push URL."""
+    template = data.text(__file__, "alloy.alloy")
+    return template.replace("CLUSTER", cluster).replace("PUSH_URL", push_url)
+
+
+def _double(cpu: str) -> str:
+    """A CPU limit of twice the request: room for compaction / WAL replay bursts."""
+    millis = int(cpu[:-1]) if cpu.endswith("m") else int(float(cpu) * 1000)
+    return f"{millis * 2}m"
+
+
+def _double_memory(quantity: str) -> str:
+    return f"{memory_bytes(quantity) * 2 // 2**20}Mi"
+
+
+def endpoint_port(store: LokiObjectStore | None) -> list[int]:
+    """An S3-compatible endpoint on a custom port (e.g. https://s3.lan:9000) needs it open."""
+    endpoint = store.endpoint if store is not None else None
+    if isinstance(endpoint, str):
+        from urllib.parse import urlparse
+
+        port = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}").port
+        if port and port != 443:
+            return [port]
+    return []
+
+
+def _operator_webhooks(internal_issuer: pulumi.Input[str] | None) -> tuple[dict[str, Any], bool]:
+    """The operator's admission webhooks and TLS: on only with a cert-manager issuer."""
+    if internal_issuer is not None:
+        # Chart v4 drops the hook Jobs that would create the webhook certificate:
+        # cert-manager issues it instead, from the platform CA ClusterIssuer.
+        webhooks: dict[str, Any] = {
+            "enabled": True,
+            "patch": {"enabled": False},
+            "certManager": {
+                "enabled": True,
+                "issuerRef": {"name": internal_issuer, "kind": "ClusterIssuer"},
+            },
+        }
+        operator_tls = True
+    else:
+        # No cert-manager: the hook Jobs cannot run under Chart v4, so validation
+        # webhooks and the operator's TLS listener (which needs their Secret) are off.
+        # Bad PrometheusRules are then reported by the operator, not rejected at apply.
+        webhooks = {"enabled": False, "patch": {"enabled": False}}
+        operator_tls = False
+    return webhooks, operator_tls
+
+
+def kps_values(
+    s: ObservabilitySettings,
+    *,
+    control_plane_metrics: bool,
+    internal_issuer: pulumi.Input[str] | None,
+    storage_class: pulumi.Input[str],
+    node_exporter_namespace: pulumi.Input[str],
+    logging_namespace: pulumi.Input[str],
+) -> dict[str, Any]:
+    """kube-prometheus-stack: Prometheus, Alertmanager, Grafana and the exporters."""
+    p = s.prometheus
+    webhooks, operator_tls = _operator_webhooks(internal_issuer)
+    open_selectors = {
+        f"{kind}SelectorNilUsesHelmValues": False
+        for kind in ("rule", "serviceMonitor", "podMonitor", "probe", "scrapeConfig")
+    }
+    prom_labels = {**PROMETHEUS_PODS, "operator.prometheus.io/name": PROMETHEUS_NAME}
+    return {
+        "fullnameOverride": KPS,
+        # CRDs come from the prometheus-operator-crds chart (upgraded by Pulumi).
+        "crds": {"enabled": False},
+        "defaultRules": {
+            "create": True,
+            "rules": {
+                # Only alert on control-plane components we can actually scrape.
+                "etcd": control_plane_metrics,
+                "kubeControllerManager": control_plane_metrics,
+                "kubeSchedulerAlerting": control_plane_metrics,
+                "kubeSchedulerRecording": control_plane_metrics,
+            },
+        },
+        "additionalPrometheusRulesMap": platform_rules(control_plane_metrics),
+        "kubeEtcd": {"enabled": control_plane_metrics},
+        "kubeScheduler": {"enabled": control_plane_metrics},
+        "kubeControllerManager": {"enabled": control_plane_metrics},
+        "prometheusOperator": {
+            "admissionWebhooks": webhooks,
+            "tls": {"enabled": operator_tls},
+            "resources": kube.resources("50m", "64Mi", cpu_limit="200m", memory_limit="256Mi"),
+            # Sidecar injected into every Prometheus and Alertmanager pod.
+            "prometheusConfigReloader": {
+                "resources": kube.resources("10m", "32Mi", cpu_limit="100m", memory_limit="64Mi")
+            },
+        },
+        "prometheus": {
+            "podDisruptionBudget": {"enabled": p.replicas > 1, "minAvailable": 1},
+            "prometheusSpec": {
+                "replicas": p.replicas,
+                "externalLabels": {"cluster": s.cluster_name},
+                "podAntiAffinity": "hard" if p.replicas > 1 else "",
+                "podAntiAffinityTopologyKey": HOSTNAME,
+                "topologySpreadConstraints": spread(p.replicas, s.zone_spread, prom_labels),
+                "retention": p.retention,
+                "retentionSize": prometheus_byte_size(p.retention_size),
+                "walCompression": True,
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": storage_class,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": p.volume_size}},
+                        }
+                    }
+                },
+                "resources": kube.resources(p.cpu, p.memory, cpu_limit=_double(p.cpu)),
+                **open_selectors,
+            },
+        },
+        "alertmanager": _alertmanager_values(s),
+        "grafana": grafana_values(s, logging_namespace),
+        "kube-state-metrics": {
+            "resources": kube.resources("20m", "64Mi", cpu_limit="200m", memory_limit="256Mi"),
+        },
+        "prometheus-node-exporter": {
+            # hostNetwork/hostPID/hostPath: lives in the privileged node-exporter namespace.
+            "namespaceOverride": node_exporter_namespace,
+            "resources": kube.resources("20m", "32Mi", cpu_limit="200m", memory_limit="64Mi"),
+        },
+    }
+
+
+def _alertmanager_values(s: ObservabilitySettings) -> dict[str, Any]:
+    am = s.alerting
+    am_labels = {**ALERTMANAGER_PODS, "alertmanager": ALERTMANAGER_NAME}
+    return {
+        "podDisruptionBudget": {"enabled": am.replicas > 1, "minAvailable": 1},
+        "config": alertmanager_config(am),
+        "alertmanagerSpec": {
+            "replicas": am.replicas,
+            "podAntiAffinity": "hard" if am.replicas > 1 else "",
+            "podAntiAffinityTopologyKey": HOSTNAME,
+            "topologySpreadConstraints": spread(am.replicas, s.zone_spread, am_labels),
+            # Mounted at /etc/alertmanager/secrets/<name>/ for the *_file fields.
+            "secrets": [RECEIVERS_SECRET],
+            "resources": kube.resources("20m", "64Mi", cpu_limit="200m", memory_limit="128Mi"),
+        },
+    }
+
+
+def grafana_values(
+    s: ObservabilitySettings, logging_namespace: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Stateless HA: every replica provisions the same datasources and dashboards from
+    ConfigMaps and keeps its own throw-away SQLite; nothing is shared, so no database.
+    Lost on restart / not shared between replicas: UI-made dashboards (disabled),
+    users other than admin, preferences, annotations, API tokens, login sessions
+    (docs/observability.md explains the trade-off and the external-DB upgrade path).
+    """
+    n = s.grafana_replicas
+    sidecar_resources = kube.resources("10m", "64Mi", cpu_limit="100m", memory_limit="128Mi")
+    return {
+        "replicas": n,
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
+        "persistence": {"enabled": False},
+        # Runs as root to chown a volume; useless without persistence, blocked by PSA.
+        "initChownData": {"enabled": False},
+        # Helm test pods are hooks: Chart v4 never runs them.
+        "testFramework": {"enabled": False},
+        "podDisruptionBudget": {"minAvailable": 1} if n > 1 else {},
+        "affinity": hard_anti_affinity(GRAFANA_PODS) if n > 1 else {},
+        "topologySpreadConstraints": spread(n, s.zone_spread, GRAFANA_PODS),
+        "resources": kube.resources("100m", "192Mi", cpu_limit="500m", memory_limit="384Mi"),
+        "grafana.ini": {
+            # Alerting is Prometheus + Alertmanager; Grafana-managed alerts would be
+            # evaluated once per replica without a shared database.
+            "unified_alerting": {"enabled": False},
+            "analytics": {"reporting_enabled": False, "check_for_updates": False},
+            "users": {"allow_sign_up": False},
+        },
+        "sidecar": {
+            "resources": sidecar_resources,
+            "dashboards": {
+                "enabled": True,
+                "label": "grafana_dashboard",
+                "labelValue": "1",
+                "searchNamespace": "ALL",
+            },
+            "datasources": {
+                "enabled": True,
+                "defaultDatasourceEnabled": True,
+                "uid": "prometheus",
+                "alertmanager": {"enabled": True, "uid": "alertmanager"},
+            },
+        },
+        # Loki has no secret (single tenant, in-cluster): plain provisioning is enough.
+        "additionalDataSources": [
+            {
+                "name": "Loki",
+                "type": "loki",
+                "uid": "loki",
+                "access": "proxy",
+                "url": svc_url(f"{LOKI}-gateway", logging_namespace, 80),
+                "jsonData": {"maxLines": 1000},
+            }
+        ],
+    }
+
+
+def _loki_storage(
+    store: LokiObjectStore | None,
+) -> tuple[dict[str, Any], list[str], list[dict[str, Any]], dict[str, Any]]:
+    """storage values, extra args, env sources and ServiceAccount for Loki's store."""
+    kind = "s3" if store is not None else "filesystem"
+    storage: dict[str, Any] = {"type": kind}
+    extra_args: list[str] = []
+    env_from: list[dict[str, Any]] = []
+    service_account: dict[str, Any] = {}
+    if store is not None:
+        s3: dict[str, Any] = {
+            "region": store.region,
+            "insecure": store.insecure,
+            "s3ForcePathStyle": store.endpoint is not None,
+        }
+        if store.endpoint is not None:
+            s3["endpoint"] = store.endpoint
+        if store.credentials_secret_name is not None:
+            # Keys come from the Secret as env vars, expanded by Loki at startup:
+            # the values (and Pulumi state of this chart) only hold the variable names.
+            s3["accessKeyId"] = "${AWS_ACCESS_KEY_ID}"
+            s3["secretAccessKey"] = "${AWS_SECRET_ACCESS_KEY}"
+            extra_args.append("-config.expand-env=true")
+            env_from.append({"secretRef": {"name": store.credentials_secret_name}})
+        if store.role_arn is not None:
+            service_account = {"annotations": {"eks.amazonaws.com/role-arn": store.role_arn}}
+        storage["s3"] = s3
+        storage["bucketNames"] = {"chunks": store.bucket, "ruler": store.bucket}
+    return storage, extra_args, env_from, service_account
+
+
+def loki_values(
+    s: ObservabilitySettings, store: LokiObjectStore | None, storage_class: pulumi.Input[str]
+) -> dict[str, Any]:
+    """Loki monolithic: object storage when there is a bucket, else its filesystem."""
+    lk = s.loki
+    if lk.replicas > 1 and store is None:
+        raise ValueError(
+            f"observability.loki.replicas={lk.replicas} needs object storage: set "
+            "observability.loki.objectStore or let PersistenceLayer provide a bucket"
+        )
+    kind = "s3" if store is not None else "filesystem"
+    storage, extra_args, env_from, service_account = _loki_storage(store)
+    ha = lk.replicas > 1
+    cache = {
+        "enabled": lk.caches,
+        "allocatedMemory": lk.chunks_cache_mb,
+        "allocatedCPU": "100m",
+        "replicas": 1,
+    }
+    values: dict[str, Any] = {
+        "deploymentMode": "Monolithic",
+        "loki": {
+            # One tenant ("fake"): the platform's logs, no X-Scope-OrgID to manage.
+            "auth_enabled": False,
+            "commonConfig": {"replication_factor": lk.replication_factor},
+            "storage": storage,
+            "schemaConfig": {
+                "configs": [
+                    {
+                        "from": "2024-04-01",
+                        "store": "tsdb",
+                        "object_store": kind,
+                        "schema": "v13",
+                        "index": {"prefix": "loki_index_", "period": "24h"},
+                    }
+                ]
+            },
+            "limits_config": {
+                "retention_period": lk.retention,
+                "allow_structured_metadata": True,
+                "volume_enabled": True,
+            },
+            # Retention is applied by the compactor (a singleton inside the binary).
+            "compactor": {
+                "retention_enabled": True,
+                "delete_request_store": kind,
+                "retention_delete_delay": "2h",
+                "compaction_interval": "10m",
+            },
+            "pattern_ingester": {"enabled": False},
+        },
+        "serviceAccount": service_account,
+        "singleBinary": _single_binary(s, extra_args, env_from, storage_class),
+        "backend": {"replicas": 0},
+        "read": {"replicas": 0},
+        "write": {"replicas": 0},
+        "gateway": {
+            "replicas": 2 if ha else 1,
+            "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
+            "topologySpreadConstraints": spread(2 if ha else 1, s.zone_spread, LOKI_GATEWAY_PODS),
+            "resources": kube.resources("10m", "32Mi", cpu_limit="200m", memory_limit="128Mi"),
+        },
+        "chunksCache": cache,
+        "resultsCache": {**cache, "allocatedMemory": max(64, lk.chunks_cache_mb // 8)},
+        "memcachedExporter": {
+            "resources": kube.resources("10m", "32Mi", cpu_limit="50m", memory_limit="64Mi")
+        },
+        # The canary DaemonSet and the Helm test pod (a hook Chart v4 drops) are off;
+        # the platform's own alerts watch ingestion instead.
+        "lokiCanary": {"enabled": False},
+        "test": {"enabled": False},
+        "minio": {"enabled": False},
+        "monitoring": {
+            "serviceMonitor": {"enabled": True},
+            "dashboards": {"enabled": False},
+        },
+    }
+    return values
+
+
+def _single_binary(
+    s: ObservabilitySettings,
+    extra_args: list[str],
+    env_from: list[dict[str, Any]],
+    storage_class: pulumi.Input[str],
+) -> dict[str, Any]:
+    lk = s.loki
+    ha = lk.replicas > 1
+    return {
+        "replicas": lk.replicas,
+        "extraArgs": extra_args,
+        "extraEnvFrom": env_from,
+        # The rules sidecar watches ConfigMaps for Loki ruler rules; unused here.
+        "sidecar": False,
+        # A pre-upgrade hook Job (never run by Chart v4): resizing the volume
+        # means recreating the StatefulSet by hand (docs/observability.md).
+        "statefulSetRecreateJob": {"enabled": False},
+        "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
+        "topologySpreadConstraints": spread(lk.replicas, s.zone_spread, LOKI_PODS),
+        "persistence": {
+            "enabled": True,
+            "size": lk.volume_size,
+            "storageClass": storage_class,
+        },
+        "resources": kube.resources(
+            lk.cpu,
+            lk.memory,
+            cpu_limit=_double(lk.cpu),
+            memory_limit=_double_memory(lk.memory),
+        ),
+    }
+
+
+def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str]) -> dict[str, Any]:
+    push = svc_url(f"{LOKI}-gateway", logging_namespace, 80, "/loki/api/v1/push")
+    return {
+        # PodLogs CRD is only for the operator-style pipeline; we tail through the API.
+        "crds": {"create": False},
+        "controller": {"type": "daemonset"},
+        "alloy": {
+            "configMap": {
+                "create": True,
+                "content": push.apply(lambda url: alloy_config(s.cluster_name, url)),
+            },
+            # loki.source.kubernetes reads logs through the API server: no hostPath.
+            "mounts": {"varlog": False, "dockercontainers": False},
+            "enableReporting": False,
+            "resources": kube.resources("50m", "128Mi", cpu_limit="500m", memory_limit="256Mi"),
+        },
+        "configReloader": {
+            "resources": kube.resources("10m", "32Mi", cpu_limit="50m", memory_limit="64Mi")
+        },
+        "serviceMonitor": {"enabled": True},
+    }
