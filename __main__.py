@@ -11,9 +11,9 @@ from components.persistence import PersistenceLayer, PersistenceLayerArgs
 from components.persistence import preflight as preflight_s3
 from components.persistence.upgrade_hook import pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
-from components.settings import from_pulumi
 from kernel import footprint
 from kernel import namespaces as ns
+from settings import from_pulumi
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError, load
+from settings import SettingsError, load
 from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
 
 TEN = "security.tenants"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from components.control_plane import capi_objects as capi
-from components.settings import SettingsError, load
+from settings import SettingsError, load
 from tools.offline import (
     CRDS_DIR,
     FAKE_WORKLOAD_KUBECONFIG,

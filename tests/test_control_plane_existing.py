@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.settings import SettingsError
+from settings import SettingsError
 from tools.offline import FIXTURE_KUBECONFIG, Evaluation, evaluate
 
 

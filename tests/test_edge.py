@@ -250,7 +250,7 @@ def test_the_controller_may_reach_the_api_server(prod: Evaluation) -> None:
 
 
 def _problems(stack: str, overrides: dict[str, Any]) -> list[str]:
-    from components.settings import SettingsError, load
+    from settings import SettingsError, load
     from tools.offline import apply_overrides, stack_config
 
     with pytest.raises(SettingsError) as err:

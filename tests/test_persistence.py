@@ -151,7 +151,7 @@ def test_prod_backup_alerts_are_handed_to_observability(
     prod: Evaluation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from components.persistence.monitoring import velero_alert_rules
-    from components.settings import load
+    from settings import load
     from tools.offline import FIXTURE_KUBECONFIG, stack_config
 
     monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.persistence.formats import cron_interval_hours, go_duration_hours
-from components.settings import SettingsError, load
+from settings import SettingsError, load
 from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
 
 OS = "persistence.backups.objectStore"

@@ -134,7 +134,7 @@ def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
 ) -> None:
     """pre_upgrade_backup_hook wraps the runner in a pulumi.ResourceHook named for the KCP."""
     from components.persistence import upgrade_hook
-    from components.settings import load
+    from settings import load
     from tools.offline import FIXTURE_KUBECONFIG, stack_config
 
     monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))

@@ -9,7 +9,7 @@ import pytest
 
 from components.control_plane import preflight as preflight_capa
 from components.control_plane.preflight import INSTANCE_PROFILES, PreflightError, problems
-from components.settings import load
+from settings import load
 from tests.aws import KEY_PAIR, PINNED_AMI, REGION, fake_aws
 from tools.offline import FIXTURE_KUBECONFIG, stack_config
 

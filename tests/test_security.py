@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from components.security.policies import TENANT_LABEL, cluster_policies
-from components.settings import SettingsError, load
 from kernel.namespaces import POLICY_EXEMPT_NAMESPACES
+from settings import SettingsError, load
 from tools.offline import (
     CRDS_DIR,
     FIXTURE_KUBECONFIG,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import Settings, SettingsError, load
+from settings import Settings, SettingsError, load
 from tools.offline import FIXTURE_KUBECONFIG, PlatformMocks, apply_overrides, evaluate, stack_config
 
 

@@ -34,8 +34,8 @@ import yaml
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.settings import PREFLIGHT_SWITCHES
 from kernel import footprint
+from settings import PREFLIGHT_SWITCHES
 from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest
 
 REDACTED = "<redacted>"

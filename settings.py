@@ -1,8 +1,11 @@
-"""Stack config -> validated, typed settings for every component.
+"""Stack config -> validated, typed settings for every component: the settings root.
 
-This is the only module that reads Pulumi config. A profile (`dev` | `prod`) supplies
-the defaults, so a stack file states only what differs. Every problem is collected
-and raised as one `SettingsError` before any resource is registered.
+This is the only module that reads Pulumi config. It reads the profile, `acceptRisks`
+and `secrets`, then calls each component's section loader (its `settings.py`) in
+dependency order, passing values one section needs from another as plain arguments.
+A profile (`dev` | `prod`) supplies the defaults, so a stack file states only what
+differs. Every problem is collected and raised as one `SettingsError` before any
+resource is registered.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ from kernel.config import (
     Section,
 )
 from kernel.loader import Loader, SettingsError
+
+__all__ = [
+    "PREFLIGHT_SWITCHES",
+    "PROFILES",
+    "PROJECT",
+    "Settings",
+    "SettingsError",
+    "from_pulumi",
+    "load",
+    "raw_from_pulumi_config",
+]
 
 PROJECT = "k8s-platform"
 PROFILES = ("dev", "prod")
