@@ -19,7 +19,7 @@ MAX_FUNCTION_LINES = 80
 
 def _sources() -> list[Path]:
     files = [*(ROOT / "components").rglob("*.py"), *(ROOT / "kernel").rglob("*.py")]
-    return sorted(files) + [ROOT / "settings.py"]
+    return [*sorted(files), ROOT / "settings.py"]
 
 
 def _module(path: Path) -> str:
@@ -86,7 +86,7 @@ def test_the_import_graph_has_no_cycles(graph: dict[str, set[str]]) -> None:
 
     def visit(module: str, path: list[str]) -> None:
         if module in path:
-            cycle = path[path.index(module) :] + [module]
+            cycle = [*path[path.index(module) :], module]
             raise AssertionError("import cycle: " + " -> ".join(cycle))
         if module in done:
             return
