@@ -40,7 +40,7 @@ def helm_chart(
     policy packs see them). It never runs Helm hooks: callers turn hook-based
     features off in `values` and say so where they do.
     `daemonset_values` lists dotted values paths whose `resources` belong to a
-    DaemonSet, for the footprint report (see components/footprint.py).
+    DaemonSet, for the footprint report (see kernel/footprint.py).
     """
     footprint.record_chart(ref.name, values, daemonset_values)
     return k8s.helm.v4.Chart(

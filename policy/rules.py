@@ -265,7 +265,7 @@ def check_chart_pinned(args: ResourceValidationArgs, report: ReportViolation) ->
     if not isinstance(version, str) or not SEMVER.fullmatch(version):
         report(
             f"Helm chart {chart!r} version {version!r} is not an exact semver: pin it in "
-            "components/catalogue.py (ranges and 'latest' change under you).",
+            "kernel/catalogue.py (ranges and 'latest' change under you).",
             None,
         )
 

@@ -28,7 +28,7 @@ RECEIVER_TYPES = ("slack", "pagerduty", "email", "webhook")
 
 
 class SecretValue(Protocol):
-    """A credential from settings (`settings.Secret`): name + Pulumi-secret value."""
+    """A credential from settings (`kernel.loader.Secret`): name + Pulumi-secret value."""
 
     key: str
 
