@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.aws_stub import SatisfiedAccount
+from tools.fullrender import FullRender, full_render
 from tools.offline import Evaluation, evaluate
 
 
@@ -30,3 +31,19 @@ def stack(request: pytest.FixtureRequest, dev: Evaluation, prod: Evaluation) -> 
 def exposed() -> Evaluation:
     """prod with Prometheus and Alertmanager published through the Gateway (basic auth)."""
     return evaluate("prod", {"edge.exposePrometheus": True, "edge.exposeAlertmanager": True})
+
+
+@pytest.fixture(scope="session")
+def full_dev(dev: Evaluation) -> FullRender:
+    """dev as `pulumi up` applies it: our objects plus every chart's, rendered by Helm."""
+    return full_render(dev)
+
+
+@pytest.fixture(scope="session")
+def full_prod(prod: Evaluation) -> FullRender:
+    return full_render(prod)
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def full(request: pytest.FixtureRequest, full_dev: FullRender, full_prod: FullRender) -> FullRender:
+    return full_dev if request.param == "dev" else full_prod

@@ -36,6 +36,7 @@ if __package__ in (None, ""):
 
 from kernel import footprint
 from settings import PREFLIGHT_SWITCHES
+from tools.fullrender import PROGRAM, full_render
 from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest
 
 REDACTED = "<redacted>"
@@ -141,13 +142,29 @@ def _dump(doc: Any) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
 
 
+def _write_chart_object(folder: Path, doc: dict[str, Any]) -> None:
+    """chart-objects/<release>/{k8s,crs,hooks}/<Kind>-<ns>-<name>.yaml; Secret data redacted."""
+    if doc.get("kind") == "Secret":
+        doc = {**doc, **{k: _blank(doc[k]) for k in ("data", "stringData") if doc.get(k)}}
+    path = folder / _filename(doc)
+    if path.exists():
+        raise SystemExit(f"two objects of one chart render to {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_dump(doc))
+
+
+def _group_version(doc: dict[str, Any]) -> str:
+    api = str(doc.get("apiVersion", ""))
+    return (api if "/" in api else f"core/{api}") + "/"
+
+
 def render(stack: str, out: Path) -> dict[str, Any]:
     # Offline by definition: the cloud preflights (which need credentials) are skipped.
     ev = evaluate(stack, dict.fromkeys(PREFLIGHT_SWITCHES, False))
-    for sub in ("k8s", "crs", "charts"):
+    for sub in ("k8s", "crs", "charts", "chart-objects"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
-    counts = {"k8s": 0, "crs": 0, "charts": 0}
+    counts = {"k8s": 0, "crs": 0, "charts": 0, "chart-objects": 0, "hooks": 0}
     for r in ev.k8s_objects():
         sub = "k8s" if is_builtin(r) else "crs"
         doc = object_doc(r)
@@ -156,10 +173,20 @@ def render(stack: str, out: Path) -> dict[str, Any]:
     for c in ev.charts():
         (out / "charts" / f"{c.name}.yaml").write_text(_dump(chart_doc(c)))
         counts["charts"] += 1
+    full = full_render(ev)
+    for o in full.objects:
+        if o.source != PROGRAM:
+            sub = "k8s" if BUILTIN_GROUPS.match(_group_version(o.doc)) else "crs"
+            _write_chart_object(out / "chart-objects" / o.source / sub, o.doc)
+            counts["chart-objects"] += 1
+    for o in full.hooks:
+        _write_chart_object(out / "chart-objects" / o.source / "hooks", o.doc)
+        counts["hooks"] += 1
     result = {
         "stack": stack,
         "kubernetesVersion": ev.outputs.get("kubernetesVersion"),
         "counts": counts,
+        "sourceGaps": [f"{g.chart}/charts/{g.dependency}: {g.hides}" for g in full.gaps],
         "footprint": stack_footprint(ev),
     }
     # What the validators need to know about this render (the stack's Kubernetes version).
@@ -271,6 +298,12 @@ def _render_stack(stack: str, out: Path) -> int:
         f"{stack}: {c['k8s']} objects -> {out}/k8s, {c['crs']} custom resources -> "
         f"{out}/crs, {c['charts']} charts -> {out}/charts"
     )
+    print(
+        f"{stack}: {c['chart-objects']} objects of those charts (and {c['hooks']} Helm hooks, "
+        f"never applied) rendered with Helm's engine -> {out}/chart-objects"
+    )
+    for gap in result["sourceGaps"]:
+        print(f"  NOT RENDERED, missing from the chart source: {gap}")
     print(
         f"footprint ({stack}, DaemonSets x {fp['nodesAssumed']} nodes): "
         f"requests cpu={fp['cpu']} memory={fp['memory']}"
