@@ -41,7 +41,7 @@ class SourceGap:
 
 # Known gaps of the shared chart tree: its kube-prometheus-stack 88.5.3 lacks the
 # sub-charts its INDEX.json lists. `make charts` (helm pull) has them; where they are
-# present, the gap is not applied and listing it here is an error (see resolve()).
+# present, the gap does not apply and the whole chart renders.
 GAPS: tuple[SourceGap, ...] = (
     SourceGap(
         "kube-prometheus-stack",
@@ -100,18 +100,12 @@ def chart_dir(ref: ChartRef) -> Path:
 
 
 def gaps_of(ref: ChartRef, path: Path) -> list[SourceGap]:
-    """The known gaps that this source really has (a listed gap that is present is stale)."""
-    found = []
-    for gap in GAPS:
-        if gap.chart != ref.name:
-            continue
-        if (path / "charts" / gap.dependency / "Chart.yaml").is_file():
-            raise ChartRenderError(
-                f"{ref.name}: {gap.dependency} is present in {path}; remove its entry from "
-                "tools/chart_sources.py GAPS"
-            )
-        found.append(gap)
-    return found
+    """The known gaps that this source really has: a complete source (`make charts`) has none."""
+    return [
+        gap
+        for gap in GAPS
+        if gap.chart == ref.name and not (path / "charts" / gap.dependency / "Chart.yaml").is_file()
+    ]
 
 
 def pull(dest: Path) -> int:
