@@ -27,7 +27,9 @@ from components.persistence import settings as persistence_settings
 from components.persistence.settings import PersistenceSettings
 from components.security import settings as security_settings
 from components.security.settings import SecuritySettings
+from kernel import compat
 from kernel.config import (
+    K8S_VERSION,
     MISSING,
     Context,
     FieldDoc,
@@ -94,6 +96,7 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     observability = observability_settings.load_section(load_, root, cluster_name=cluster.name)
     edge = edge_settings.load_section(load_, root)
     root.close()
+    _check_kubernetes_version(ctx, cluster, security, persistence, edge)
 
     for i, key in enumerate(accept):
         if key not in load_.guards:
@@ -119,6 +122,35 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
         observability=observability,
         edge=edge,
     )
+
+
+def _check_kubernetes_version(
+    ctx: Context,
+    cluster: ClusterSettings,
+    security: SecuritySettings,
+    persistence: PersistenceSettings,
+    edge: EdgeSettings,
+) -> None:
+    """`cluster.kubernetesVersion` must be a minor every component this stack installs
+    supports (kernel/compatibility.yaml): known only once every section is read."""
+    version = cluster.kubernetes_version
+    if not isinstance(version, str) or K8S_VERSION(version) is not None:
+        return  # the cluster section reported it already
+    features = {
+        "capi": cluster.mode == cluster_settings.CAPI,
+        "aws": cluster.mode == cluster_settings.CAPI and cluster.infrastructure == "aws",
+        "edge": edge.enabled,
+        "backups": persistence.backups.enabled,
+        "snapshots": persistence.snapshots.enabled,
+        "ebs": persistence.storage.existing_class is None,
+        "trivy": security.trivy.enabled,
+    }
+    on = {name for name, enabled in features.items() if enabled}
+    capi = cluster.mode == cluster_settings.CAPI
+    mode = f"capi/{cluster.infrastructure}" if capi else cluster.mode
+    problem = compat.version_problem(version, on, mode)
+    if problem:
+        ctx.problem("cluster.kubernetesVersion", version, problem)
 
 
 def _decode(value: Any) -> Any:

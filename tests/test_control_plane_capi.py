@@ -333,7 +333,7 @@ def prod_raw(**overrides: Any) -> dict[str, Any]:
         ),
         (
             {"cluster.kubernetesVersion": "v1.30.4"},
-            r"Cluster API v1\.14\.0 supports workload clusters v1\.31\.\.v1\.36",
+            r"capi/aws mode .*v1\.33\.\.v1\.34; v1\.30 is outside what cluster-api v1\.14\.0",
         ),
         (
             {"cluster.capi.aws.managementEgressCidrs": []},

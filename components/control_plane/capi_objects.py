@@ -4,7 +4,8 @@ Nothing here registers a resource: each function returns the `spec` (plain data)
 object, so tests can check shapes and hashes without Pulumi. The infrastructure kinds
 (AWS* for CAPA, Dev* for CAPD) are parameters of the builders.
 
-Version pins live here and nowhere else (docs/capi.md explains them).
+Version pins live here and nowhere else (docs/capi.md explains them); the Kubernetes
+minors they support are rows of kernel/compatibility.yaml (a test keeps the two equal).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import yaml
 CAPI_VERSION = "v1.14.0"
 """Cluster API core + kubeadm bootstrap/control-plane providers on the management cluster."""
 CAPA_VERSION = "v2.11.1"
-"""Cluster API Provider AWS. Declares contract v1beta1; works with a v1beta2 core while
-CAPI still honours `status.ready` (until CAPI v1.16)."""
-CAPI_WORKLOAD_MINORS = range(31, 37)
-"""Workload Kubernetes minors CAPI v1.14 supports: v1.31..v1.36."""
+"""Cluster API Provider AWS. Declares contract v1beta1 and is built against CAPI v1.11.1;
+runs on a v1beta2 core through the temporary v1beta1 compatibility (removed in CAPI v1.16,
+which settings refuse: kernel.compat.contract_problem)."""
 
 CLUSTER_API = "cluster.x-k8s.io/v1beta2"
 CONTROL_PLANE_API = "controlplane.cluster.x-k8s.io/v1beta2"

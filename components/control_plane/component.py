@@ -20,7 +20,7 @@ import yaml
 from components.control_plane import capi_objects as capi
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import autoscaler_values, cilium_values
-from kernel import kube
+from kernel import compat, kube
 from kernel.catalogue import chart
 from kernel.contracts import HookFactory, LateBound
 
@@ -246,6 +246,12 @@ class HAControlPlane(pulumi.ComponentResource):
                 chart("aws-cloud-controller-manager"),
                 "kube-system",
                 {
+                    # One CCM release per Kubernetes minor (upstream guarantees no other).
+                    "image": {
+                        "tag": compat.image_tag(
+                            "aws-cloud-controller-manager", s.kubernetes_version
+                        )
+                    },
                     "args": ["--v=2", "--cloud-provider=aws", "--configure-cloud-routes=false"],
                     "resources": kube.resources("200m", "256Mi", memory_limit="512Mi"),
                 },
@@ -260,7 +266,7 @@ class HAControlPlane(pulumi.ComponentResource):
             f"{s.name}-cluster-autoscaler",
             chart("cluster-autoscaler"),
             c.namespace,
-            autoscaler_values(s.name, c),
+            autoscaler_values(s.name, c, s.kubernetes_version),
             # Its pods mount <cluster>-kubeconfig, which exists once the KCP is up.
             kube.child_opts(self, mgmt, depends_on=[kcp]),
         )
@@ -276,6 +282,16 @@ class HAControlPlane(pulumi.ComponentResource):
                 resource_name=f"{s.name}-cluster-autoscaler-apis",
             )
         return cni
+
+
+def version_wait(version: str) -> str:
+    """`pulumi.com/waitFor` JSONPath (RFC 9535) that holds once every control-plane machine
+    runs `version`: the entry of `status.versions` (CAPI v1.14; `status.version` is
+    deprecated) for it holds all `status.replicas`. During a rollout the list has one entry
+    per version, and the provider compares only the first value a path selects, so "the
+    target is listed" would end the wait early."""
+    sel = f"?@.version == '{version}' && @.replicas == $.status.replicas"
+    return f"jsonpath={{.status.versions[{sel}].version}}={version}"
 
 
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -364,7 +380,7 @@ def _control_plane(
     hooks: pulumi.ResourceHookBinding | None,
 ) -> k8s.apiextensions.CustomResource:
     name, aws = s.name, c.aws
-    waits = ["condition=Available", f"jsonpath={{.status.version}}={s.kubernetes_version}"]
+    waits = ["condition=Available", version_wait(s.kubernetes_version)]
     return k8s.apiextensions.CustomResource(
         f"{name}-control-plane",
         api_version=capi.CONTROL_PLANE_API,

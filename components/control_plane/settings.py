@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.control_plane import capi_objects
-from kernel import kubeconfig
+from kernel import compat, kubeconfig
 from kernel.config import DNS_LABEL, K8S_VERSION, MISSING, ByProfile, Section, cidr, matches
 from kernel.loader import Loader
 
@@ -82,6 +82,8 @@ class ClusterSettings:
     kubernetes_version: str
     existing: ExistingClusterSettings | None = None
     capi: CapiSettings | None = None
+    infrastructure: str | None = None
+    """capi mode: `aws` or `docker` (known even when the capi section has problems)."""
 
     @property
     def kubernetes_minor(self) -> str:
@@ -89,9 +91,8 @@ class ClusterSettings:
         return ".".join(self.kubernetes_version.split(".")[:2])
 
 
-DEFAULT_KUBERNETES_VERSION = "v1.35.0"
-# The Kubernetes minors this release of the platform is built and validated for.
-SUPPORTED_MINORS = range(31, 37)
+DEFAULT_KUBERNETES_VERSION = compat.load().default_version
+"""From the compatibility matrix; settings.py checks the version against it."""
 
 
 def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
@@ -112,27 +113,10 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
     version = s.string(
         "kubernetesVersion",
         DEFAULT_KUBERNETES_VERSION,
-        doc="Kubernetes version of the cluster (pins Pod Security labels and validation).",
+        doc="Kubernetes version of the cluster; its minor must be one every enabled component "
+        "supports (docs/compatibility.md).",
         check=K8S_VERSION,
     )
-    if version and K8S_VERSION(version) is None:
-        minor = int(version.split(".")[1])
-        capi_range = capi_objects.CAPI_WORKLOAD_MINORS
-        if mode == CAPI and minor not in capi_range:
-            load.ctx.problem(
-                s.key("kubernetesVersion"),
-                version,
-                f"Cluster API {capi_objects.CAPI_VERSION} supports workload clusters "
-                f"v1.{capi_range.start}..v1.{capi_range.stop - 1}",
-            )
-            version = DEFAULT_KUBERNETES_VERSION
-        elif minor not in SUPPORTED_MINORS:
-            load.ctx.problem(
-                s.key("kubernetesVersion"),
-                version,
-                f"supported minors: v1.{SUPPORTED_MINORS.start}..v1.{SUPPORTED_MINORS.stop - 1}",
-            )
-            version = DEFAULT_KUBERNETES_VERSION
     path = s.string(
         "kubeconfig",
         None,
@@ -148,7 +132,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
                 load.ctx.problem(
                     s.key(key), value, "existing mode only; capi mode uses cluster.capi.management*"
                 )
-    capi = _capi(load, s, name or stack, mode == CAPI)
+    capi, infra = _capi(load, s, name or stack, mode == CAPI)
     if mode == EXISTING:
         try:
             view = kubeconfig.read(path, context)
@@ -169,7 +153,12 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
             )
     s.close()
     return ClusterSettings(
-        name=name or stack, mode=mode, kubernetes_version=version, existing=existing, capi=capi
+        name=name or stack,
+        mode=mode,
+        kubernetes_version=version,
+        existing=existing,
+        capi=capi,
+        infrastructure=infra if mode == CAPI else None,
     )
 
 
@@ -179,7 +168,9 @@ INSTANCE_TYPE = matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type suc
 PERCENT = matches(r"([1-9]|[1-9]\d)%", "a percentage below 100% such as 40%")
 
 
-def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettings | None:
+def _capi(
+    load: Loader, cluster: Section, name: str, active: bool
+) -> tuple[CapiSettings | None, str | None]:
     """Read the `cluster.capi` section always (docs, unknown keys); require keys only
     when capi mode is on."""
     req: Any = MISSING if active else None
@@ -227,12 +218,16 @@ def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettin
     aws = _capi_aws(load, s, active and infra == capi_objects.AWS)
     docker = _capi_docker(load, s)
     s.close()
+    if active and infra == capi_objects.AWS:
+        problem = compat.contract_problem(capi_objects.CAPI_VERSION)
+        if problem:
+            load.ctx.problem(s.key("infrastructure"), infra, problem)
     if not active or mgmt_context is None:
-        return None
+        return None, infra
     context = _management_context(load, s, mgmt_path, mgmt_context)
     if context is None:
-        return None
-    return CapiSettings(
+        return None, infra
+    settings = CapiSettings(
         management_kubeconfig=mgmt_path,
         management_context=context,
         namespace=namespace,
@@ -251,6 +246,7 @@ def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettin
         aws=aws if infra == capi_objects.AWS else None,
         docker=docker if infra == capi_objects.DOCKER else None,
     )
+    return settings, infra
 
 
 def _capi_control_plane(load: Loader, s: Section) -> tuple[int, str]:

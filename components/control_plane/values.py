@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.control_plane.settings import CapiSettings
-from kernel import kube
+from kernel import compat, kube
 
 RESTRICTED_POD = {
     "runAsNonRoot": True,
@@ -20,11 +20,14 @@ RESTRICTED_CONTAINER = {
 }
 
 
-def autoscaler_values(cluster: str, c: CapiSettings) -> dict[str, Any]:
+def autoscaler_values(cluster: str, c: CapiSettings, kubernetes_version: str) -> dict[str, Any]:
     """cluster-autoscaler 9.59.0 values (kubernetes/autoscaler
     cluster-autoscaler/charts/cluster-autoscaler/values.yaml at that tag)."""
     ha = c.autoscaler_replicas > 1
     return {
+        # The release for the cluster's minor (upstream: one autoscaler minor per Kubernetes
+        # minor), not the chart's appVersion.
+        "image": {"tag": compat.image_tag("cluster-autoscaler", kubernetes_version)},
         "cloudProvider": "clusterapi",
         "clusterAPIMode": "kubeconfig-incluster",
         "clusterAPIKubeconfigSecret": f"{cluster}-kubeconfig",
