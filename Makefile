@@ -72,7 +72,8 @@ crds: ## Fetch the pinned CRD schemas into build/crds (where ../shared is not be
 	  curl -fsSL --retry 3 -o build/crds/$$name "$$url"; done
 
 yamllint: render ## yamllint the rendered YAML and the workflows
-	$(BIN)/yamllint -c .yamllint.yaml --strict $(RENDERED) .github/workflows
+	@# Our own objects and chart inputs; chart objects are upstream's text, checked by the validators.
+	$(BIN)/yamllint -c .yamllint.yaml --strict $(foreach s,$(STACKS),$(addprefix $(RENDERED)/$(s)/,k8s crs charts)) .github/workflows
 
 kind-up: ## Create the dev cluster: 1 control plane + 3 workers in zones a/b/c
 	kind create cluster --config kind/dev-cluster.yaml
