@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import logging
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
-from moto.server import ThreadedMotoServer
+
+from tests.realjobs.etcd import free_port
 
 ACCOUNT = "123456789012"  # moto's default account
 # What docs/persistence.md says the instance profile needs on the snapshot prefix.
@@ -39,15 +43,34 @@ class ObjectStore:
     """
 
     def __init__(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
+        # Its own process: moto's IAM switch and state are process-wide, and the in-process
+        # moto tests (preflights) of the same pytest worker must not see them.
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        server = Path(sys.executable).parent / "moto_server"
+        self._proc = subprocess.Popen(
+            [str(server), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.admin = Keys("AKIAADMINADMINADMIN0", "admin-secret")  # replaced in reset()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"{self.url}/moto-api/", timeout=1)
+                return
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or self._proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
 
     def stop(self) -> None:
-        self._server.stop()
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
 
     def _auth(self, value: str) -> None:
         requests.post(f"{self.url}/moto-api/reset-auth", data=value.encode(), timeout=5)
