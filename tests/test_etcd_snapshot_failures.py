@@ -11,9 +11,6 @@ from tests.realjobs import etcd, pki, pod
 from tests.realjobs.fixtures import HANG_CAP, PKI_DIR, JobRunner, World, make_world
 from tests.realjobs.objectstore import ObjectStore
 
-ISSUE_15 = "issue 15 (expected to fail until fixed): "
-NO_TIMEOUT = "etcdctl snapshot save has no --command-timeout: it retries until killed"
-NO_PIPEFAIL = "sh -e without pipefail: a failed `aws s3 ls` ends in a pipe that exits 0"
 OLD = "20200101T0000{:02d}Z-cp-0.db"  # sorts before any snapshot taken today
 
 
@@ -90,18 +87,14 @@ def _no_delete(s: ObjectStore, env: dict[str, str], r: JobRunner, *_: object) ->
     return r(world, cap=HANG_CAP)[1]
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=ISSUE_15 + reason)
-
-
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(_etcd_down, id="etcd-down", marks=_xfail(NO_TIMEOUT)),
-        pytest.param(_etcd_hung, id="etcd-hung", marks=_xfail(NO_TIMEOUT)),
-        pytest.param(_bad_cert, id="bad-certificate", marks=_xfail(NO_TIMEOUT)),
+        pytest.param(_etcd_down, id="etcd-down"),
+        pytest.param(_etcd_hung, id="etcd-hung"),
+        pytest.param(_bad_cert, id="bad-certificate"),
         pytest.param(_missing_bucket, id="missing-bucket"),
-        pytest.param(_no_list, id="no-list-right", marks=_xfail(NO_PIPEFAIL)),
+        pytest.param(_no_list, id="no-list-right"),
         pytest.param(_no_delete, id="no-delete-right"),
     ],
 )
@@ -119,13 +112,13 @@ def test_each_failure_fails_the_job_promptly(
     assert not run.ok, f"exited 0:\n{run.describe()}"
 
 
-@_xfail("each retry of a Job whose prune failed uploads yet another snapshot")
 def test_a_retry_after_a_failed_prune_adds_no_snapshot(
     store: ObjectStore, upload_env: dict[str, str], run_snapshot_job: JobRunner
 ) -> None:
     keep = int(upload_env["KEEP"])
     world = make_world(store, upload_env, without=("s3:DeleteObject",))
-    seed(world, keep)
+    seeded = seed(world, keep)
     for _attempt in range(2):  # restartPolicy OnFailure: the kubelet runs the pod again
-        run_snapshot_job(world, cap=HANG_CAP)
-    assert len(snapshots(world)) <= keep + 1
+        _, run = run_snapshot_job(world, cap=HANG_CAP)
+        assert not run.ok, run.describe()
+    assert snapshots(world) == seeded

@@ -25,20 +25,30 @@ VELERO_SUBDIRS = {"backups", "restores", "restic", "kopia", "metadata", "plugins
 NEEDED_PKI = {
     f"{PKI_DIR}/{f}" for f in ("ca.crt", "healthcheck-client.crt", "healthcheck-client.key")
 }
-ISSUE_15 = "issue 15 (expected to fail until fixed): "
 
 
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=ISSUE_15 + reason)
+def outside_velero_layout(keys: list[str], velero_prefix: str) -> list[str]:
+    """Keys Velero's IsValid would reject: under its prefix but not in one of its folders."""
+    root = f"{velero_prefix.strip('/')}/" if velero_prefix.strip("/") else ""
+    return [
+        k
+        for k in keys
+        if k.startswith(root) and (k[len(root) :].split("/")[0] not in VELERO_SUBDIRS)
+    ]
 
 
 @dataclass(frozen=True)
 class HappyRun:
+    """One successful run, and what the store held right after it (other tests of this
+    worker reset the store later)."""
+
     world: World
     job_pod: pod.Pod
     run: pod.PodRun
     before: datetime
     key: str
+    all_keys: list[str]
+    encryption: str | None
     snapshot: Path
 
 
@@ -53,10 +63,13 @@ def happy(
     before = datetime.now(UTC).replace(microsecond=0)
     p, run = run_snapshot_job(world)
     assert run.ok, run.describe()
-    (key,) = store.keys(world.bucket)
+    all_keys = store.keys(world.bucket)
+    (key,) = all_keys
+    s3 = store.client("s3")
+    head = s3.head_object(Bucket=world.bucket, Key=key)
     local = tmp_path_factory.mktemp("download") / "snapshot.db"
-    store.client("s3").download_file(world.bucket, key, str(local))
-    return HappyRun(world, p, run, before, key, local)
+    s3.download_file(world.bucket, key, str(local))
+    return HappyRun(world, p, run, before, key, all_keys, head.get("ServerSideEncryption"), local)
 
 
 def test_the_snapshot_is_a_valid_etcd_snapshot(happy: HappyRun, bins: dict[str, Path]) -> None:
@@ -70,30 +83,26 @@ def test_the_snapshot_is_a_valid_etcd_snapshot(happy: HappyRun, bins: dict[str, 
 
 
 def test_it_lands_at_the_documented_key_encrypted(happy: HappyRun) -> None:
-    # docs/persistence.md: .../etcd/<cluster>/<UTC time>-<node>.db, --sse AES256 on AWS.
+    # docs/persistence.md: etcd-snapshots/<cluster>/<UTC time>-<node>.db, --sse AES256 on AWS.
     folder, _, name = happy.key.rpartition("/")
-    assert folder.endswith(f"etcd/{CLUSTER}"), happy.key
+    assert folder == f"etcd-snapshots/{CLUSTER}", happy.key
     match = STAMPED.fullmatch(name)
     assert match and match["node"] == "cp-1", name
     stamp = datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     assert happy.before <= stamp <= datetime.now(UTC)
-    head = happy.world.store.client("s3").head_object(Bucket=happy.world.bucket, Key=happy.key)
-    assert head["ServerSideEncryption"] == "AES256"
+    assert happy.encryption == "AES256"
 
 
-@xfail("etcd snapshots sit in a folder under Velero's prefix; Velero's IsValid rejects it")
-def test_velero_prefix_holds_only_velero_folders(
+def test_every_key_the_platform_writes_keeps_veleros_layout(
     happy: HappyRun, velero_location: dict[str, Any]
 ) -> None:
     assert velero_location["bucket"] == happy.world.bucket
-    root = velero_location.get("prefix", "").strip("/")
-    root = f"{root}/" if root else ""
-    listing = happy.world.store.client("s3").list_objects_v2(
-        Bucket=happy.world.bucket, Prefix=root, Delimiter="/"
-    )
-    folders = {p["Prefix"][len(root) :].strip("/") for p in listing.get("CommonPrefixes", [])}
-    assert happy.world.store.keys(happy.world.bucket), "nothing written: the check walks nothing"
-    assert folders <= VELERO_SUBDIRS, f"foreign folders under Velero's prefix: {folders}"
+    prefix = velero_location.get("prefix", "")
+    assert happy.all_keys, "nothing written: the check walks nothing"
+    assert outside_velero_layout(happy.all_keys, prefix) == []
+    # The check itself: the old layout (<prefix>/etcd/<cluster>/) is what it rejects.
+    old = f"{prefix}/etcd/{CLUSTER}/20260101T000000Z-cp-1.db"
+    assert outside_velero_layout([old], prefix) == [old]
 
 
 def test_no_credential_in_the_output(happy: HappyRun) -> None:
@@ -132,11 +141,9 @@ def test_a_restore_brings_the_keys_back(
         etcd.stop(server)
 
 
-@xfail("the job mounts all of /etc/kubernetes/pki/etcd, CA and peer keys included")
-def test_the_snapshot_container_sees_only_the_files_it_needs(happy: HappyRun) -> None:
-    (snapshot,) = pod.pod_spec({"kind": "Job", "spec": {"template": {"spec": happy.job_pod.spec}}})[
-        "initContainers"
-    ]
-    visible = {p for p in happy.job_pod.visible_files(snapshot) if p.startswith("/etc/")}
-    assert visible, "no node file visible: the check walks nothing"
-    assert visible == NEEDED_PKI
+def test_the_etcd_containers_see_only_the_files_they_need(happy: HappyRun) -> None:
+    init = happy.job_pod.spec["initContainers"]
+    assert [c["name"] for c in init] == ["etcd-health", "snapshot"]
+    for container in init:
+        visible = {p for p in happy.job_pod.visible_files(container) if p.startswith("/etc/")}
+        assert visible == NEEDED_PKI, container["name"]

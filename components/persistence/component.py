@@ -34,6 +34,7 @@ from components.persistence.names import (
     VELERO_POD_LABELS,
     VELERO_SNAPSHOT_CLASS_LABEL,
     embedded_endpoint,
+    etcd_snapshot_prefix,
 )
 from components.persistence.objects import (
     bucket_job,
@@ -461,7 +462,7 @@ class PersistenceLayer(pulumi.ComponentResource):
         cron = etcd_snapshot_cronjob(
             s.etcd,
             bucket=store.bucket,
-            prefix=f"{store.prefix}/etcd/{s.etcd.cluster_name}".lstrip("/"),
+            prefix=etcd_snapshot_prefix(s.etcd.cluster_name),
             region=EMBEDDED_REGION if store.mode == EMBEDDED else store.region,
             endpoint=embedded_endpoint() if store.mode == EMBEDDED else store.endpoint,
             credentials_secret=secret_name,
