@@ -12,6 +12,8 @@ from tests.realjobs.fixtures import HANG_CAP, rendered
 from tests.realjobs.objectstore import Keys, ObjectStore
 from tools.offline import Evaluation
 
+pytestmark = pytest.mark.realjobs  # real binaries: `make realjobs`
+
 
 @pytest.fixture(scope="module")
 def bucket_job(dev: Evaluation) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from tests.realjobs import etcd, pki, pod
 from tests.realjobs.fixtures import HANG_CAP, PKI_DIR, JobRunner, World, make_world
 from tests.realjobs.objectstore import ObjectStore
 
+pytestmark = pytest.mark.realjobs  # real binaries: `make realjobs`
+
 OLD = "20200101T0000{:02d}Z-cp-0.db"  # sorts before any snapshot taken today
 
 

@@ -17,6 +17,8 @@ from tests.realjobs import etcd, pod
 from tests.realjobs.fixtures import CLUSTER, PKI_DIR, SEED, JobRunner, World, make_world
 from tests.realjobs.objectstore import ObjectStore
 
+pytestmark = pytest.mark.realjobs  # real binaries: `make realjobs`
+
 STAMPED = re.compile(r"(?P<stamp>\d{8}T\d{6}Z)-(?P<node>[\w.-]+)\.db")
 # velero pkg/persistence/object_store.go IsValid + object_store_layout.go: the only
 # folders allowed directly under a backup location's prefix.

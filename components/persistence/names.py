@@ -5,6 +5,8 @@ from __future__ import annotations
 from kernel import namespaces as ns
 
 EBS_DRIVER = "ebs.csi.aws.com"
+# Tag only: no authoritative digest for v1.14.0 was found in upstream sources; pin it
+# (`crane digest velero/velero-plugin-for-aws:v1.14.0`) when a registry is reachable.
 VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.0"
 # The amazon/aws-cli image uploads etcd snapshots and creates the embedded buckets.
 # Pinned by digest: a tag can be re-pushed, a digest cannot (see the Trivy incident).

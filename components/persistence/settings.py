@@ -361,8 +361,7 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
     prefix = o.string(
         "prefix",
         cluster_name,
-        doc="Velero's key prefix inside the bucket. Default: the cluster name. etcd "
-        "snapshots go beside it, under etcd-snapshots/<cluster>/.",
+        doc="Key prefix inside the bucket. Default: the cluster name.",
         check=_velero_prefix,
     )
     endpoint = o.string(
