@@ -15,7 +15,7 @@ CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 STATE_DIR ?= $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 
-.PHONY: help venv test lint unit render validate validate-k8s validate-crs checkov yamllint crds snapshot \
+.PHONY: help venv test lint unit realjobs render validate validate-k8s validate-crs checkov yamllint crds snapshot \
 	dev preview up kind-up kind-down clean
 
 help: ## List the targets
@@ -34,9 +34,12 @@ lint: venv ## ruff and mypy
 	$(BIN)/mypy
 
 unit: venv ## pytest: the whole program per stack under mocks, settings, policies, preflights
-	$(BIN)/python -m pytest -n 2  # both cores: the suite evaluates the program many times
+	$(BIN)/python -m pytest -n 2 -m "not realjobs"  # both cores: the suite evaluates the program many times
 
-test: lint unit validate ## Everything CI runs: lint, tests, offline render and validation
+realjobs: venv ## The etcd-snapshot and bucket Jobs run for real (etcd, moto S3 server, aws CLI)
+	$(BIN)/python -m pytest -n 2 -m realjobs
+
+test: lint unit realjobs validate ## Everything CI runs: lint, tests, offline render and validation
 
 render: venv ## Render both stacks offline into build/rendered/<stack> (YAML + footprint)
 	@for s in $(STACKS); do $(BIN)/python tools/render.py --stack $$s --out $(RENDERED)/$$s || exit 1; done

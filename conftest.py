@@ -8,6 +8,9 @@ import pytest
 
 from tests.aws_stub import SatisfiedAccount, satisfied_aws
 
+# Fixtures of the real-binary Job tests (etcd, S3 on loopback, the rendered pods).
+pytest_plugins = ["tests.realjobs.fixtures"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def aws_account() -> Iterator[SatisfiedAccount]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import pulumi
 
@@ -62,25 +62,27 @@ class BackupMonitoring:
     """`spec` of a monitoring.coreos.com/v1 PrometheusRule."""
 
 
-T = TypeVar("T")
+@dataclass(frozen=True)
+class WorkloadAccess:
+    """How a resource hook reaches a CAPI workload cluster when it runs: through the
+    `<cluster>-kubeconfig` Secret on the management cluster, read by the hook itself.
+
+    Plain values known before anything is registered: a before_update hook on the
+    control plane runs before that update, so it may depend on none of its outputs.
+    """
+
+    management_kubeconfig: str | None
+    """Path of the management kubeconfig; None = $KUBECONFIG or ~/.kube/config."""
+    management_context: str | None
+    namespace: str
+    """Namespace of the Cluster object on the management cluster."""
+    cluster: str
+
+    @property
+    def kubeconfig_secret(self) -> str:
+        """Cluster API's workload kubeconfig Secret (key `value`)."""
+        return f"{self.cluster}-kubeconfig"
 
 
-class LateBound(Generic[T]):
-    """A value a resource hook needs when it runs but that exists only after the hooked
-    resource is declared (the workload kubeconfig, read after the control plane it guards)."""
-
-    def __init__(self, what: str = "value") -> None:
-        self.what = what
-        self._value: pulumi.Input[T] | None = None
-
-    def bind(self, value: pulumi.Input[T]) -> None:
-        self._value = value
-
-    async def get(self) -> T:
-        if self._value is None:
-            raise RuntimeError(f"{self.what} was never bound")
-        return await pulumi.Output.from_input(self._value).future()  # type: ignore[return-value]
-
-
-HookFactory = Callable[[LateBound[str]], pulumi.ResourceHook]
-"""Makes a hook for a cluster's control plane, given that cluster's kubeconfig."""
+HookFactory = Callable[[WorkloadAccess], pulumi.ResourceHook]
+"""Makes a hook for a cluster's control plane, given how to reach that cluster."""

@@ -24,7 +24,10 @@ import yaml
 
 
 class KubeApiError(RuntimeError):
-    pass
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+        """Worth retrying: no answer, 429 or 5xx (API server restarting, overloaded)."""
 
 
 def _b64file(data: str, suffix: str) -> str:
@@ -77,9 +80,12 @@ class KubeApi:
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
-            raise KubeApiError(f"{method} {path}: HTTP {exc.code}: {detail}") from exc
+            transient = exc.code == 429 or exc.code >= 500
+            raise KubeApiError(
+                f"{method} {path}: HTTP {exc.code}: {detail}", transient=transient
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise KubeApiError(f"{method} {path}: {exc}") from exc
+            raise KubeApiError(f"{method} {path}: {exc}", transient=True) from exc
 
 
 def _named(items: Any, name: Any, what: str) -> dict[str, Any]:

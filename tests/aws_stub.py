@@ -43,6 +43,10 @@ class _S3:
         rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}
         return {"ServerSideEncryptionConfiguration": {"Rules": [rule]}}
 
+    def get_bucket_lifecycle_configuration(self, **_: Any) -> dict[str, Any]:
+        rule = {"ID": "noncurrent", "Status": "Enabled", "Filter": {}}
+        return {"Rules": [{**rule, "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]}
+
     def get_public_access_block(self, **_: Any) -> dict[str, Any]:
         keys = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
         return {"PublicAccessBlockConfiguration": dict.fromkeys(keys, True)}

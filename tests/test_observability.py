@@ -144,6 +144,9 @@ def test_control_plane_targets_are_scraped_only_where_reachable(
             assert kps[target]["enabled"] is expected, target
         assert kps["defaultRules"]["rules"]["etcd"] is expected
         groups = kps["additionalPrometheusRulesMap"]["platform-alerts"]["groups"]
+        for rule in ev.resources:
+            if rule.inputs.get("kind") == "PrometheusRule":
+                groups = [*groups, *rule.inputs["spec"]["groups"]]
         alerts = {r["alert"] for g in groups for r in g["rules"]}
         assert ("EtcdSnapshotTooOld" in alerts) is expected
 

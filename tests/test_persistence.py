@@ -160,7 +160,14 @@ def test_prod_backup_alerts_are_handed_to_observability(
     names = {r["alert"] for r in rules}
     assert {"VeleroBackupFailed", "VeleroBackupTooOld"} <= names
     too_old = {r["expr"] for r in rules if r["alert"] == "VeleroBackupTooOld"}
-    assert any('schedule="hourly-tenants"' in e and "> 7200" in e for e in too_old)
+    # The velero chart names Schedules `{{ include "velero.fullname" $ }}-<key>`
+    # (templates/schedule.yaml); fullname is the release name when it holds "velero".
+    release = prod.chart("velero").name
+    keys = set(values(prod, "velero")["schedules"])
+    assert keys == {"daily", "hourly-tenants"} and "velero" in release
+    assert any(f'schedule="{release}-hourly-tenants"' in e and "> 7200" in e for e in too_old)
+    never = {r["labels"]["schedule"] for r in rules if r["alert"] == "VeleroBackupNeverSucceeded"}
+    assert never == {f"{release}-{k}" for k in keys}
     # ServiceMonitor stays off: its CRD arrives with the observability stack.
     assert values(prod, "velero")["metrics"]["serviceMonitor"]["enabled"] is False
 

@@ -35,10 +35,14 @@ def test_snapshots_run_on_control_plane_nodes_with_etcdctl(capi_dev: Evaluation)
     assert pod["hostNetwork"] is True
     assert pod["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
     assert pod["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"
-    (snapshot,) = pod["initContainers"]
+    health, snapshot = pod["initContainers"]
+    assert health["command"] == ["etcdctl", "endpoint", "health"]
     assert snapshot["command"][:3] == ["etcdctl", "snapshot", "save"]
-    mounts = {m["mountPath"]: m for m in snapshot["volumeMounts"]}
-    assert mounts["/etc/kubernetes/pki/etcd"]["readOnly"] is True
+    for container in (health, snapshot):
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["ETCDCTL_COMMAND_TIMEOUT"], "every etcd call is bounded"
+        pki = [m for m in container["volumeMounts"] if m["mountPath"].startswith("/etc/")]
+        assert all(m["readOnly"] for m in pki) and len(pki) == 3
 
 
 def test_prod_snapshots_go_to_the_backup_bucket_with_retention(capi_dev: Evaluation) -> None:
@@ -47,16 +51,15 @@ def test_prod_snapshots_go_to_the_backup_bucket_with_retention(capi_dev: Evaluat
     (upload,) = pod["containers"]
     env = {e["name"]: e.get("value") for e in upload["env"]}
     assert env["BUCKET"] == capi_dev.raw_config["persistence"]["backups"]["objectStore"]["bucket"]
-    assert env["PREFIX"].endswith("etcd/prod")
+    assert env["PREFIX"] == "etcd-snapshots/prod"  # beside Velero's prefix, not under it
     assert env["KEEP"] == "28"
-    assert 'head -n "-$KEEP"' in upload["command"][2]
 
 
 def test_embedded_store_snapshots_use_its_endpoint_and_credentials_file() -> None:
     cron = etcd_snapshot_cronjob(
         EtcdSnapshotSettings(cluster_name="dev"),
         bucket="velero",
-        prefix="dev/etcd/dev",
+        prefix="etcd-snapshots/dev",
         region="us-east-1",
         endpoint="http://seaweedfs.velero.svc.cluster.local:8333",
         credentials_secret="etcd-backup-credentials",
@@ -71,7 +74,7 @@ def test_prod_snapshots_are_encrypted_in_s3_and_use_the_instance_profile() -> No
     cron = etcd_snapshot_cronjob(
         EtcdSnapshotSettings(cluster_name="prod"),
         bucket="b",
-        prefix="prod/etcd/prod",
+        prefix="etcd-snapshots/prod",
         region="eu-west-1",
         endpoint=None,
         credentials_secret=None,

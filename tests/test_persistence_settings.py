@@ -153,3 +153,10 @@ def test_go_durations() -> None:
     assert go_duration_hours("1h30m") == 1.5
     assert go_duration_hours("30d") is None
     assert go_duration_hours("") is None
+
+
+def test_veleros_prefix_may_not_hold_the_etcd_snapshots_folder() -> None:
+    # etcd snapshots go to etcd-snapshots/<cluster>/; a Velero prefix there would hold
+    # them, and Velero's IsValid rejects a prefix with foreign folders.
+    found = problems("prod", {f"{OS}.prefix": "etcd-snapshots/velero"})
+    assert "outside etcd-snapshots/" in found[f"{OS}.prefix"]

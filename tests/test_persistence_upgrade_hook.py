@@ -7,19 +7,23 @@ Velero API.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pytest
+import yaml
 
 from components.persistence.upgrade_hook import (
     PreUpgradeBackup,
     PreUpgradeBackupError,
     backup_name,
 )
-from kernel.contracts import LateBound
+from kernel.contracts import WorkloadAccess
+from kernel.kubeapi import KubeApiError
+from tools.offline import FAKE_WORKLOAD_KUBECONFIG
 
 NOW = dt.datetime(2026, 11, 22, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -124,12 +128,93 @@ def test_backup_names_are_valid_object_names() -> None:
     assert backup_name("v1.35.0+build.1", NOW) == "pre-upgrade-v1.35.0-build.1-20261122030405"
 
 
-def test_an_unbound_kubeconfig_is_a_clear_error() -> None:
-    with pytest.raises(RuntimeError, match="never bound"):
-        drive(LateBound[str]("the workload cluster kubeconfig").get())
+class Flaky(FakeVelero):
+    """The API server restarts: the first reads fail with a transient error."""
+
+    def __init__(self, phases: list[str | None], errors: list[KubeApiError]) -> None:
+        super().__init__(phases)
+        self.errors = errors
+
+    def backup_phase(self, namespace: str, name: str) -> str | None:
+        if self.errors:
+            raise self.errors.pop(0)
+        return super().backup_phase(namespace, name)
 
 
-def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
+def test_transient_api_errors_are_retried_within_the_deadline() -> None:
+    fake = Flaky(["Completed"], [KubeApiError("GET: HTTP 503", transient=True)] * 2)
+    assert run(hook_for(fake), "v1.34.2", "v1.35.0") is not None
+    assert fake.errors == [] and len(fake.created) == 1
+
+
+def test_a_permanent_api_error_stops_the_upgrade_at_once() -> None:
+    fake = Flaky(["Completed"], [KubeApiError("GET: HTTP 403: forbidden")])
+    with pytest.raises(PreUpgradeBackupError, match=r"HTTP 403.*not changed"):
+        run(hook_for(fake), "v1.34.2", "v1.35.0")
+
+
+WORKLOAD = "https://api.workload.example:6443"
+
+
+class FakeClusters:
+    """KubeApi stand-in: the management API serves CAPI's kubeconfig Secret, the workload
+    API serves Velero Backups (Completed as soon as asked)."""
+
+    calls: ClassVar[list[tuple[str, str, str]]] = []
+
+    def __init__(self, kubeconfig: str, context: str | None = None) -> None:
+        self.server = str(yaml.safe_load(kubeconfig)["clusters"][0]["cluster"]["server"])
+        self.context = context
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        self.calls.append((self.server, method, path))
+        if self.server != WORKLOAD:
+            encoded = base64.b64encode(FAKE_WORKLOAD_KUBECONFIG.encode()).decode()
+            return {"data": {"value": encoded}}
+        return {"status": {"phase": "Completed"}} if method == "GET" else body
+
+
+def test_the_hook_as_wired_needs_no_control_plane_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The composition root's hook, for the prod cluster, run with nothing of the
+    control plane resolved: it reads <cluster>-kubeconfig from the management API itself."""
+    from components.control_plane.component import workload_access
+    from components.persistence import upgrade_hook
+    from settings import load
+    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+    made: dict[str, Any] = {}
+
+    class Captured:
+        def __init__(self, name: str, func: Any) -> None:
+            made.update(name=name, func=func)
+
+    monkeypatch.setattr(pulumi, "ResourceHook", Captured)
+    monkeypatch.setattr(upgrade_hook, "KubeApi", FakeClusters)
+    monkeypatch.setattr(FakeClusters, "calls", [])
+    cfg = load(stack_config("prod"), "prod")
+    access = workload_access(cfg.cluster)
+    # Only plain values cross into the hook: nothing a Pulumi update resolves later.
+    assert all(isinstance(v, str | None) for v in vars(access).values()), access
+    (factory,) = upgrade_hook.pre_upgrade_backups(cfg.persistence)
+    factory(access)
+    args = pulumi.ResourceHookArgs(
+        urn="u", id="i", name="n", type="t", old_inputs=kcp("v1.34.2"), new_inputs=kcp("v1.35.0")
+    )
+    # A private loop with a deadline: an Output of the program would never resolve here.
+    drive(asyncio.wait_for(made["func"](args), timeout=5))
+    management, *workload = FakeClusters.calls
+    assert management[1:] == (
+        "GET",
+        f"/api/v1/namespaces/{access.namespace}/secrets/prod-kubeconfig",
+    )
+    assert management[0] != WORKLOAD
+    assert [c[:2] for c in workload] == [(WORKLOAD, "POST"), (WORKLOAD, "GET")]
+
+
+def test_the_hook_factory_binds_the_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """pre_upgrade_backup_hook wraps the runner in a pulumi.ResourceHook named for the KCP."""
@@ -147,7 +232,8 @@ def test_the_hook_factory_binds_settings_and_a_late_kubeconfig(
     monkeypatch.setattr(pulumi, "ResourceHook", FakeHook)
     fake = FakeVelero(["Completed"])
     settings = load(stack_config("prod"), "prod").persistence
-    upgrade_hook.pre_upgrade_backup_hook(settings, LateBound(), api=lambda: fake)
+    access = WorkloadAccess(None, "capi-mgmt", "default", "prod")
+    upgrade_hook.pre_upgrade_backup_hook(settings, access, api=lambda: fake)
     assert made["name"] == "pre-upgrade-backup"
     args = pulumi.ResourceHookArgs(
         urn="u", id="i", name="n", type="t", old_inputs=kcp("v1.34.2"), new_inputs=kcp("v1.35.0")

@@ -31,12 +31,30 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("s3", region_name=REGION)
 
 
+NONCURRENT_EXPIRY = {
+    "ID": "expire-noncurrent",
+    "Status": "Enabled",
+    "Filter": {},
+    "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+}
+
+
 def make_bucket(
-    s3: Any, *, versioning: bool = True, encryption: bool = True, block: dict[str, bool] | None
+    s3: Any,
+    *,
+    versioning: bool = True,
+    encryption: bool = True,
+    lifecycle: bool = True,
+    block: dict[str, bool] | None,
 ) -> None:
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     if versioning:
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    if lifecycle:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=BUCKET,
+            LifecycleConfiguration={"Rules": [NONCURRENT_EXPIRY]},
+        )
     if encryption:
         s3.put_bucket_encryption(
             Bucket=BUCKET,
@@ -115,3 +133,16 @@ def test_the_program_stops_before_deploying_on_a_bad_bucket(
         with pytest.raises(BucketPreflightError, match="versioning is Suspended") as err:
             evaluate("prod")
     assert "nothing was changed" in str(err.value)
+
+
+def test_a_versioned_bucket_without_noncurrent_expiry_is_a_problem(s3: Any) -> None:
+    make_bucket(s3, lifecycle=False, block=BLOCK_ALL)
+    (problem,) = bucket_problems(s3, BUCKET)
+    assert "noncurrent versions" in problem
+    # A rule that expires only current objects does not count.
+    current_only = {"ID": "x", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 90}}
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=BUCKET, LifecycleConfiguration={"Rules": [current_only]}
+    )
+    (problem,) = bucket_problems(s3, BUCKET)
+    assert "noncurrent versions" in problem

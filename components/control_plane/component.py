@@ -22,7 +22,7 @@ from components.control_plane.settings import EXISTING, CapiSettings, ClusterSet
 from components.control_plane.values import autoscaler_values, cilium_values
 from kernel import compat, kube
 from kernel.catalogue import chart
-from kernel.contracts import HookFactory, LateBound
+from kernel.contracts import HookFactory, WorkloadAccess
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 
@@ -128,19 +128,17 @@ class HAControlPlane(pulumi.ComponentResource):
             disk=100,
         )
         enc_secret_name = self._encryption_secret(on, name)
-        # The hooks run during an update, long after this program has read the kubeconfig.
-        workload_kubeconfig = LateBound[str]("the workload cluster kubeconfig")
+        # The hooks run before the KCP update and so before its outputs resolve: they
+        # get plain values and read the workload kubeconfig Secret themselves.
+        access = workload_access(s)
         hooks = (
-            pulumi.ResourceHookBinding(
-                before_update=[f(workload_kubeconfig) for f in before_upgrade]
-            )
+            pulumi.ResourceHookBinding(before_update=[f(access) for f in before_upgrade])
             if before_upgrade
             else None
         )
         kcp = _control_plane(on, s, c, cp_template, encryption_secret=enc_secret_name, hooks=hooks)
         _workers(on, s, c, worker_template, kcp)
-        kubeconfig = self._workload_provider(name, c.namespace, mgmt, kcp)
-        workload_kubeconfig.bind(kubeconfig)
+        self._workload_provider(name, c.namespace, mgmt, kcp)
         self.kubernetes_version = pulumi.Output.from_input(s.kubernetes_version)
         self.control_plane_replicas = pulumi.Output.from_input(c.control_plane_replicas)
         self.failure_domains = pulumi.Output.from_input(list(c.failure_domains))
@@ -292,6 +290,13 @@ def version_wait(version: str) -> str:
     target is listed" would end the wait early."""
     sel = f"?@.version == '{version}' && @.replicas == $.status.replicas"
     return f"jsonpath={{.status.versions[{sel}].version}}={version}"
+
+
+def workload_access(s: ClusterSettings) -> WorkloadAccess:
+    """How hooks reach the capi workload cluster: its management cluster's Secret."""
+    assert s.capi is not None
+    c = s.capi
+    return WorkloadAccess(c.management_kubeconfig, c.management_context, c.namespace, s.name)
 
 
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:

@@ -119,15 +119,12 @@ def _rules(name: str) -> list[dict[str, Any]]:
 
 def platform_rules(etcd_snapshots: bool) -> dict[str, Any]:
     """Alerts on the platform's own guarantees (backups, certificates, storage, images, logs)."""
-    # Velero's alerts come from PersistenceLayer (per-schedule thresholds): Args
-    # backup_monitoring. The etcd snapshot job is ours to watch in capi mode.
-    backups = _rules("etcd-snapshots") if etcd_snapshots else []
+    # Backup alerts (Velero schedules, the etcd snapshot CronJob) come from
+    # PersistenceLayer with thresholds from their schedules: Args backup_monitoring.
+    del etcd_snapshots
     return {
         "platform-alerts": {
-            "groups": [
-                {"name": "platform.backups", "rules": backups},
-                {"name": "platform.health", "rules": _rules("platform-health")},
-            ]
+            "groups": [{"name": "platform.health", "rules": _rules("platform-health")}]
         }
     }
 

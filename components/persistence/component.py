@@ -34,6 +34,7 @@ from components.persistence.names import (
     VELERO_POD_LABELS,
     VELERO_SNAPSHOT_CLASS_LABEL,
     embedded_endpoint,
+    etcd_snapshot_prefix,
 )
 from components.persistence.objects import (
     bucket_job,
@@ -95,6 +96,7 @@ class PersistenceLayer(pulumi.ComponentResource):
             self._child,
             pulumi.ResourceOptions(protect=s.protect_stateful, retain_on_delete=s.protect_stateful),
         )
+        self._snapshots_etcd = args.etcd_snapshots and s.backups.enabled
         self._storage(s.storage)
         snapshots_ready = self._snapshots(s.snapshots)
         self.object_store = None
@@ -103,7 +105,7 @@ class PersistenceLayer(pulumi.ComponentResource):
         self.backup_schedules = pulumi.Output.from_input([])
         if s.backups.enabled:
             self._backups(s.backups, s.snapshots.enabled, snapshots_ready)
-        if args.etcd_snapshots and s.backups.enabled:
+        if self._snapshots_etcd:
             self._etcd_snapshots(s)
         self.register_outputs(
             {
@@ -326,7 +328,9 @@ class PersistenceLayer(pulumi.ComponentResource):
             pod_labels=VELERO_POD_LABELS,
             metrics_port=VELERO_METRICS_PORT,
             metrics=VELERO_METRICS,
-            prometheus_rule_spec=velero_alert_rules(b.schedules),
+            prometheus_rule_spec=velero_alert_rules(
+                b.schedules, self._args.settings.etcd if self._snapshots_etcd else None
+            ),
         )
 
     def _credentials_secret(
@@ -461,7 +465,7 @@ class PersistenceLayer(pulumi.ComponentResource):
         cron = etcd_snapshot_cronjob(
             s.etcd,
             bucket=store.bucket,
-            prefix=f"{store.prefix}/etcd/{s.etcd.cluster_name}".lstrip("/"),
+            prefix=etcd_snapshot_prefix(s.etcd.cluster_name),
             region=EMBEDDED_REGION if store.mode == EMBEDDED else store.region,
             endpoint=embedded_endpoint() if store.mode == EMBEDDED else store.endpoint,
             credentials_secret=secret_name,

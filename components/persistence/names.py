@@ -5,6 +5,8 @@ from __future__ import annotations
 from kernel import namespaces as ns
 
 EBS_DRIVER = "ebs.csi.aws.com"
+# Tag only: no authoritative digest for v1.14.0 was found in upstream sources; pin it
+# (`crane digest velero/velero-plugin-for-aws:v1.14.0`) when a registry is reachable.
 VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.0"
 # The amazon/aws-cli image uploads etcd snapshots and creates the embedded buckets.
 # Pinned by digest: a tag can be re-pushed, a digest cannot (see the Trivy incident).
@@ -25,6 +27,10 @@ SEAWEEDFS = "seaweedfs"
 SEAWEEDFS_S3_PORT = 8333
 EMBEDDED_REGION = "us-east-1"
 BSL_NAME = "default"
+# etcd snapshots live at <bucket>/etcd-snapshots/<cluster>/, beside Velero's prefix and
+# never under it: Velero marks a location Unavailable when its prefix holds any folder
+# but its own (velero pkg/persistence/object_store.go, IsValid).
+ETCD_SNAPSHOT_ROOT = "etcd-snapshots"
 VELERO_METRICS_PORT = 8085
 VELERO_POD_LABELS = {"app.kubernetes.io/name": "velero"}
 SEAWEEDFS_LABELS = {"app.kubernetes.io/name": SEAWEEDFS, "app.kubernetes.io/component": "s3"}
@@ -32,6 +38,10 @@ NONROOT = 65532
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 VELERO_SNAPSHOT_CLASS_LABEL = "velero.io/csi-volumesnapshot-class"
+
+
+def etcd_snapshot_prefix(cluster: str) -> str:
+    return f"{ETCD_SNAPSHOT_ROOT}/{cluster}"
 
 
 def embedded_endpoint() -> str:

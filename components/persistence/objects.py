@@ -218,34 +218,69 @@ def bucket_job(buckets: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _etcdctl_container(etcd: EtcdSnapshotSettings) -> dict[str, Any]:
+ETCD_PKI = "/etc/kubernetes/pki/etcd"
+# The only node files the job reads: kubeadm's etcd CA and its healthcheck client pair.
+ETCD_CLIENT_FILES = {
+    "etcd-ca": "ca.crt",
+    "etcd-client-cert": "healthcheck-client.crt",
+    "etcd-client-key": "healthcheck-client.key",
+}
+# A live etcd answers `endpoint health` in milliseconds; a dead, hung or refusing one
+# would otherwise keep etcdctl retrying until activeDeadlineSeconds.
+ETCD_HEALTH_TIMEOUT = "5s"
+# Bounds `snapshot save` as a whole (the transfer included): generous for a large db.
+ETCD_SNAPSHOT_TIMEOUT = "10m"
+
+
+def _etcdctl_container(
+    etcd: EtcdSnapshotSettings, name: str, command: list[str], timeout: str
+) -> dict[str, Any]:
+    mounts: list[dict[str, Any]] = [
+        {"name": volume, "mountPath": f"{ETCD_PKI}/{file}", "readOnly": True}
+        for volume, file in ETCD_CLIENT_FILES.items()
+    ]
     return {
-        "name": "snapshot",
+        "name": name,
         "image": etcd.etcd_image,
         "imagePullPolicy": "Always",
-        "command": ["etcdctl", "snapshot", "save", "/backup/snapshot.db"],
+        "command": command,
         "env": [
             {"name": "ETCDCTL_ENDPOINTS", "value": "https://127.0.0.1:2379"},
-            {"name": "ETCDCTL_CACERT", "value": "/etc/kubernetes/pki/etcd/ca.crt"},
-            {"name": "ETCDCTL_CERT", "value": "/etc/kubernetes/pki/etcd/healthcheck-client.crt"},
-            {"name": "ETCDCTL_KEY", "value": "/etc/kubernetes/pki/etcd/healthcheck-client.key"},
+            {"name": "ETCDCTL_CACERT", "value": f"{ETCD_PKI}/ca.crt"},
+            {"name": "ETCDCTL_CERT", "value": f"{ETCD_PKI}/healthcheck-client.crt"},
+            {"name": "ETCDCTL_KEY", "value": f"{ETCD_PKI}/healthcheck-client.key"},
+            # The image has no shell (no timeout(1)): etcdctl bounds each call itself.
+            {"name": "ETCDCTL_DIAL_TIMEOUT", "value": "3s"},
+            {"name": "ETCDCTL_COMMAND_TIMEOUT", "value": timeout},
         ],
         "resources": kube.resources("100m", "128Mi", cpu_limit="500m", memory_limit="512Mi"),
         # The etcd client key is root-owned 0600 on the node.
         "securityContext": restricted_container_security(run_as_root=True),
-        "volumeMounts": [
-            {"name": "etcd-certs", "mountPath": "/etc/kubernetes/pki/etcd", "readOnly": True},
-            {"name": "backup", "mountPath": "/backup"},
-        ],
+        "volumeMounts": [*mounts, {"name": "backup", "mountPath": "/backup"}],
     }
+
+
+def _etcd_init_containers(etcd: EtcdSnapshotSettings) -> list[dict[str, Any]]:
+    """A fast health check first (fails in seconds), then the bounded snapshot."""
+    return [
+        _etcdctl_container(
+            etcd, "etcd-health", ["etcdctl", "endpoint", "health"], ETCD_HEALTH_TIMEOUT
+        ),
+        _etcdctl_container(
+            etcd,
+            "snapshot",
+            ["etcdctl", "snapshot", "save", "/backup/snapshot.db"],
+            ETCD_SNAPSHOT_TIMEOUT,
+        ),
+    ]
 
 
 def _etcd_volumes(credentials_secret: str | None) -> list[dict[str, Any]]:
     volumes: list[dict[str, Any]] = [
-        {
-            "name": "etcd-certs",
-            "hostPath": {"path": "/etc/kubernetes/pki/etcd", "type": "Directory"},
-        },
+        {"name": volume, "hostPath": {"path": f"{ETCD_PKI}/{file}", "type": "File"}}
+        for volume, file in ETCD_CLIENT_FILES.items()
+    ]
+    volumes += [
         {"name": "backup", "emptyDir": {"sizeLimit": "10Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
@@ -272,7 +307,6 @@ def etcd_snapshot_cronjob(
     credentials_secret: str | None,
 ) -> dict[str, Any]:
     """etcdctl snapshot on a control-plane node, then upload and prune (cluster-api.md §10)."""
-    snapshot = _etcdctl_container(etcd)
     env: list[dict[str, Any]] = [
         {"name": "BUCKET", "value": bucket},
         {"name": "PREFIX", "value": prefix},
@@ -330,7 +364,7 @@ def etcd_snapshot_cronjob(
                             ],
                             "restartPolicy": "OnFailure",
                             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                            "initContainers": [snapshot],
+                            "initContainers": _etcd_init_containers(etcd),
                             "containers": [upload],
                             "volumes": volumes,
                         },

@@ -66,6 +66,8 @@ def bucket_problems(s3: Any, bucket: str) -> list[str]:
             f"versioning is {versioning or 'off'}; enable it so a deleted or overwritten "
             "backup can be recovered"
         )
+    if versioning == "Enabled":
+        problems += _lifecycle_problems(s3, bucket)
     try:
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
             "Rules"
@@ -93,6 +95,27 @@ def bucket_problems(s3: Any, bucket: str) -> list[str]:
         else:
             problems.append(f"cannot read the public access block: {_code(exc) or exc}")
     return problems
+
+
+def _lifecycle_problems(s3: Any, bucket: str) -> list[str]:
+    """A versioned bucket keeps every pruned snapshot and expired backup as a noncurrent
+    version: some enabled lifecycle rule must expire those."""
+    from botocore.exceptions import ClientError
+
+    missing = (
+        "no lifecycle rule expires noncurrent versions, so deleted backups and pruned "
+        "etcd snapshots are kept forever; add one (e.g. NoncurrentVersionExpiration 30 days)"
+    )
+    try:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+    except ClientError as exc:
+        if _code(exc) == "NoSuchLifecycleConfiguration":
+            return [missing]
+        return [f"cannot read the lifecycle configuration: {_code(exc) or exc}"]
+    expiring = [
+        r for r in rules if r.get("Status") == "Enabled" and r.get("NoncurrentVersionExpiration")
+    ]
+    return [] if expiring else [missing]
 
 
 def s3_client(store: ObjectStoreSettings) -> Any:

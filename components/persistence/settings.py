@@ -14,7 +14,7 @@ from components.persistence.formats import (
     go_duration_hours,
     parse_aws_ini,
 )
-from components.persistence.names import EBS_DRIVER, ETCD_IMAGE
+from components.persistence.names import EBS_DRIVER, ETCD_IMAGE, ETCD_SNAPSHOT_ROOT
 from kernel.config import (
     CRON,
     DNS_LABEL,
@@ -362,7 +362,7 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
         "prefix",
         cluster_name,
         doc="Key prefix inside the bucket. Default: the cluster name.",
-        check=matches(r"[a-zA-Z0-9][-a-zA-Z0-9_./]*[a-zA-Z0-9]|[a-zA-Z0-9]", "a key prefix"),
+        check=_velero_prefix,
     )
     endpoint = o.string(
         "endpoint",
@@ -453,6 +453,16 @@ def _go_duration(value: str) -> str | None:
     if go_duration_hours(value) is None:
         return "expected a Go duration such as 720h, 72h or 1h30m (Velero has no 'd' unit)"
     return None
+
+
+_KEY_PREFIX = matches(r"[a-zA-Z0-9][-a-zA-Z0-9_./]*[a-zA-Z0-9]|[a-zA-Z0-9]", "a key prefix")
+
+
+def _velero_prefix(value: str) -> str | None:
+    """Velero's prefix must not contain the etcd snapshots' folder (Velero's IsValid)."""
+    if value.split("/", maxsplit=1)[0] == ETCD_SNAPSHOT_ROOT:
+        return f"expected a key prefix outside {ETCD_SNAPSHOT_ROOT}/ (the etcd snapshots' folder)"
+    return _KEY_PREFIX(value)
 
 
 BUCKET_NAME = matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63, a-z 0-9 . -)")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import inspect
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
@@ -15,7 +17,8 @@ from components.persistence.names import BSL_NAME
 from components.persistence.settings import PersistenceSettings
 from kernel import kube
 from kernel import namespaces as ns
-from kernel.contracts import HookFactory, LateBound
+from kernel.contracts import HookFactory, WorkloadAccess
+from kernel.kubeapi import KubeApi, KubeApiError
 
 T = TypeVar("T")
 
@@ -32,8 +35,6 @@ class KubeBackupApi:
     """BackupApi over the Kubernetes API (velero.io/v1 Backups)."""
 
     def __init__(self, kubeconfig: str) -> None:
-        from kernel.kubeapi import KubeApi
-
         self._api = KubeApi(kubeconfig)
 
     def create_backup(self, namespace: str, body: Mapping[str, Any]) -> None:
@@ -49,6 +50,31 @@ class PreUpgradeBackupError(pulumi.RunError):
 
 
 FAILED_PHASES = ("FailedValidation", "PartiallyFailed", "Failed")
+
+
+def management_kubeconfig(access: WorkloadAccess) -> str:
+    """The management kubeconfig text, read when the hook runs (as kubectl finds it)."""
+    path = access.management_kubeconfig or (
+        os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        or os.path.expanduser("~/.kube/config")
+    )
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def read_workload_kubeconfig(access: WorkloadAccess) -> str:
+    """Cluster API's `<cluster>-kubeconfig` Secret on the management cluster (key `value`)."""
+    api = KubeApi(management_kubeconfig(access), context=access.management_context)
+    path = f"/api/v1/namespaces/{access.namespace}/secrets/{access.kubeconfig_secret}"
+    secret = api.request("GET", path) or {}
+    value = (secret.get("data") or {}).get("value")
+    if not value:
+        raise KubeApiError(f"secret {access.namespace}/{access.kubeconfig_secret} has no `value`")
+    return base64.b64decode(value).decode()
+
+
+def workload_backup_api(access: WorkloadAccess) -> BackupApi:
+    return KubeBackupApi(read_workload_kubeconfig(access))
 
 
 def _version(inputs: Mapping[str, Any] | None) -> str | None:
@@ -107,20 +133,52 @@ class PreUpgradeBackup:
             },
         }
 
+    def _create(self, api: BackupApi, body: Mapping[str, Any]) -> None:
+        try:
+            api.create_backup(self.namespace, body)
+        except KubeApiError as exc:
+            # A retried POST whose first attempt got through: the backup exists.
+            if "HTTP 409" not in str(exc):
+                raise
+
+    async def _retrying(
+        self, call: Callable[[], Awaitable[T]], deadline: float, what: str = "call"
+    ) -> T:
+        """`call`, retried on transient API errors until the hook's deadline."""
+        while True:
+            try:
+                return await call()
+            except KubeApiError as exc:
+                if not exc.transient or self.clock() >= deadline:
+                    raise PreUpgradeBackupError(
+                        f"pre-upgrade backup: {exc}; the control plane was not changed"
+                    ) from exc
+                pulumi.log.warn(f"pre-upgrade backup: {exc} (retrying)")
+            await self.sleep(self.poll_seconds)
+
     async def __call__(self, args: pulumi.ResourceHookArgs) -> str | None:
         """Returns the backup name it took, None when there was nothing to do."""
         old, new = _version(args.old_inputs), _version(args.new_inputs)
         if old is None or new is None or old == new or not self.enabled:
             return None
-        made = self.api()
-        api: BackupApi = await made if inspect.isawaitable(made) else made
+        deadline = self.clock() + self.timeout_seconds
+
+        async def connect() -> BackupApi:
+            made = self.api()
+            return await made if inspect.isawaitable(made) else made
+
+        api = await self._retrying(connect, deadline)
         name = backup_name(new, self.now())
         pulumi.log.info(f"pre-upgrade backup {self.namespace}/{name} ({old} -> {new})")
-        await asyncio.to_thread(api.create_backup, self.namespace, self.manifest(name, old, new))
-        deadline = self.clock() + self.timeout_seconds
+        body = self.manifest(name, old, new)
+        await self._retrying(
+            lambda: asyncio.to_thread(self._create, api, body), deadline, what="create"
+        )
         phase: str | None = None
         while True:
-            phase = await asyncio.to_thread(api.backup_phase, self.namespace, name)
+            phase = await self._retrying(
+                lambda: asyncio.to_thread(api.backup_phase, self.namespace, name), deadline
+            )
             if phase == "Completed":
                 return name
             if phase in FAILED_PHASES:
@@ -140,22 +198,18 @@ class PreUpgradeBackup:
 
 def pre_upgrade_backup_hook(
     settings: PersistenceSettings,
-    kubeconfig: LateBound[str],
+    access: WorkloadAccess,
     *,
     api: Callable[[], BackupApi | Awaitable[BackupApi]] | None = None,
 ) -> pulumi.ResourceHook:
     """The `before_update` hook HAControlPlane binds on the KubeadmControlPlane.
 
-    `kubeconfig` is bound to the workload cluster kubeconfig after HAControlPlane
-    is created (see docs/persistence.md); the hook reads it only when it runs.
+    It depends on nothing the guarded update produces: when it runs it reads the
+    workload kubeconfig from the management cluster's `<cluster>-kubeconfig` Secret.
     """
-
-    async def kube_api() -> BackupApi:
-        return KubeBackupApi(await kubeconfig.get())
-
     b = settings.backups
     runner = PreUpgradeBackup(
-        api or kube_api,
+        api or (lambda: asyncio.to_thread(workload_backup_api, access)),
         timeout_seconds=b.pre_upgrade_timeout_seconds,
         ttl=b.default_ttl,
         enabled=b.enabled and b.pre_upgrade_backup,
@@ -169,5 +223,5 @@ def pre_upgrade_backup_hook(
 
 def pre_upgrade_backups(settings: PersistenceSettings) -> tuple[HookFactory, ...]:
     """What the composition root hands HAControlPlane: the pre-upgrade backup hook,
-    made once the control plane knows its workload kubeconfig."""
-    return (lambda kubeconfig: pre_upgrade_backup_hook(settings, kubeconfig),)
+    made for the cluster the control plane describes."""
+    return (lambda access: pre_upgrade_backup_hook(settings, access),)
