@@ -35,8 +35,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kernel import footprint
-from settings import PREFLIGHT_SWITCHES
-from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest
+from settings import preflights_off
+from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest, stack_config
 
 REDACTED = "<redacted>"
 # API groups served by the API server itself; anything else is a custom resource.
@@ -143,7 +143,7 @@ def _dump(doc: Any) -> str:
 
 def render(stack: str, out: Path) -> dict[str, Any]:
     # Offline by definition: the cloud preflights (which need credentials) are skipped.
-    ev = evaluate(stack, dict.fromkeys(PREFLIGHT_SWITCHES, False))
+    ev = evaluate(stack, preflights_off(stack_config(stack)))
     for sub in ("k8s", "crs", "charts"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
@@ -205,8 +205,10 @@ def snapshot_of(ev: Evaluation) -> dict[str, Any]:
 
 def snapshot() -> str:
     """Both stacks, as deterministic JSON text (the cloud preflights off, as in render)."""
-    off = dict.fromkeys(PREFLIGHT_SWITCHES, False)
-    doc = {stack: snapshot_of(evaluate(stack, off)) for stack in SNAPSHOT_STACKS}
+    doc = {
+        stack: snapshot_of(evaluate(stack, preflights_off(stack_config(stack))))
+        for stack in SNAPSHOT_STACKS
+    }
     text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     # The fixture kubeconfig's path names the checkout; the record must not.
     return text.replace(json.dumps(str(ROOT))[1:-1], "$ROOT")

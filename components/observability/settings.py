@@ -8,6 +8,7 @@ from typing import Protocol
 
 import pulumi
 
+from kernel import objectstore
 from kernel.config import (
     CPU_QUANTITY,
     DNS_LABEL,
@@ -21,7 +22,6 @@ from kernel.config import (
     memory_bytes,
     one_of,
 )
-from kernel import objectstore
 from kernel.loader import Loader
 
 SEVERITIES = ("critical", "warning", "info")

@@ -15,6 +15,7 @@ from components.persistence.formats import (
     parse_aws_ini,
 )
 from components.persistence.names import EBS_DRIVER, ETCD_IMAGE
+from kernel import objectstore
 from kernel.config import (
     CRON,
     DNS_LABEL,
@@ -26,7 +27,6 @@ from kernel.config import (
     duration_hours,
     matches,
 )
-from kernel import objectstore
 from kernel.loader import Loader, Secret
 
 EMBEDDED = "embedded"
@@ -390,7 +390,7 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
     return ObjectStoreSettings(
         mode=mode,
         bucket=bucket or "velero",
-        region=region,
+        region=region or "us-east-1",
         prefix=prefix,
         endpoint=endpoint,
         credentials=credentials,
@@ -442,5 +442,3 @@ def _go_duration(value: str) -> str | None:
     if go_duration_hours(value) is None:
         return "expected a Go duration such as 720h, 72h or 1h30m (Velero has no 'd' unit)"
     return None
-
-
