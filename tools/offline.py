@@ -281,6 +281,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def stack_names() -> list[str]:
+    """Every stack with a Pulumi.<stack>.yaml in the repository."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     """The project's config keys for `stack`: Pulumi.yaml defaults, then the stack file."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())

@@ -36,7 +36,7 @@ if __package__ in (None, ""):
 
 from kernel import footprint
 from settings import preflights_off
-from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest, stack_config
+from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest, stack_config, stack_names
 
 REDACTED = "<redacted>"
 # API groups served by the API server itself; anything else is a custom resource.
@@ -241,7 +241,7 @@ def _close_loop() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--stack", choices=("dev", "prod"))
+    mode.add_argument("--stack", choices=stack_names(), help="any Pulumi.<stack>.yaml present")
     mode.add_argument("--snapshot", type=Path, metavar="OUT", help="record both stacks")
     mode.add_argument("--check", type=Path, metavar="SNAPSHOT", help="compare with a record")
     parser.add_argument("--out", type=Path)
