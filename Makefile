@@ -4,22 +4,32 @@ PY ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 STACK ?= dev
-STACKS := dev prod
+STACKS := dev staging prod
 RENDERED := build/rendered
 # CRD schemas for custom resources (CI: the shared reference beside the clone).
 CRDS_DIR ?= $(abspath ../shared/reference/crds)
 export CRDS_DIR
 CHECKOV_VENV := .venv-checkov
 CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
-# Local file backend: no Pulumi Cloud account needed for dev.
+# Local file backend for the dev stack only: no Pulumi Cloud account needed on a laptop.
+# Other stacks use whatever `pulumi login` chose; prod and staging refuse a file backend.
 STATE_DIR ?= $(CURDIR)/.pulumi-state
+ifeq ($(STACK),dev)
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+endif
+KIND_CLUSTER := k8s-platform-dev
+# The smoke suite's cluster: the kind dev cluster unless told otherwise.
+E2E_KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
+# prod: `make doctor STACK=prod MGMT_CONTEXT=<ctx>` also checks the management cluster.
+MGMT_CONTEXT ?=
+# The management cluster's supported minors, from the compatibility matrix.
+MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range 2>/dev/null)
 
 .PHONY: help venv test lint unit realjobs render validate validate-k8s validate-crs checkov yamllint crds snapshot \
-	dev preview up kind-up kind-down clean
+	dev preview up kind-up kind-down clean doctor destroy e2e runtime
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,10 +51,10 @@ realjobs: venv ## The etcd-snapshot and bucket Jobs run for real (etcd, moto S3 
 
 test: lint unit realjobs validate ## Everything CI runs: lint, tests, offline render and validation
 
-render: venv ## Render both stacks offline into build/rendered/<stack> (YAML + footprint)
+render: venv ## Render every stack offline into build/rendered/<stack> (YAML + footprint)
 	@for s in $(STACKS); do $(BIN)/python tools/render.py --stack $$s --out $(RENDERED)/$$s || exit 1; done
 
-snapshot: venv ## Record both stacks' full render in tests/snapshots/render.json (after an intended change)
+snapshot: venv ## Record the dev and prod stacks' full render in tests/snapshots/render.json (after an intended change)
 	$(BIN)/python tools/render.py --snapshot tests/snapshots/render.json
 
 validate: validate-k8s validate-crs checkov yamllint ## Every offline validator on the rendered stacks
@@ -82,19 +92,40 @@ kind-up: ## Create the dev cluster: 1 control plane + 3 workers in zones a/b/c
 	kind create cluster --config kind/dev-cluster.yaml
 
 kind-down: ## Delete the dev cluster
-	kind delete cluster --name k8s-platform-dev
+	kind delete cluster --name $(KIND_CLUSTER)
 
-dev: venv ## Deploy the dev stack to the current kube context (local state)
+# The runtime requirements only (requirements.txt): what `pulumi up` needs, no test tools.
+runtime: $(BIN)/python ## Install only the program's runtime requirements into ./venv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+
+doctor: ## Check every prerequisite and its minimum version (STACK=prod: CAPI tools, MGMT_CONTEXT)
+	@$(PY) tools/doctor.py --stack $(STACK) \
+	  $(if $(MGMT_CONTEXT),--mgmt-context $(MGMT_CONTEXT) --mgmt-minor $(MGMT_MINOR))
+
+dev: doctor runtime ## Deploy the dev stack to the kind cluster kind-k8s-platform-dev (local state)
 	mkdir -p $(STATE_DIR)
 	export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}"; \
 	  pulumi stack select --create dev && pulumi up --stack dev
 
-preview: venv ## pulumi preview for STACK (default dev)
-	mkdir -p $(STATE_DIR)
+preview: runtime ## pulumi preview for STACK (default dev)
+	$(if $(filter dev,$(STACK)),mkdir -p $(STATE_DIR))
 	pulumi stack select --create $(STACK) && pulumi preview --stack $(STACK) --diff
 
-up: venv ## pulumi up for STACK
+up: runtime ## pulumi up for STACK
 	pulumi up --stack $(STACK)
+
+destroy: runtime ## Tear down dev: pulumi destroy of the dev stack, then delete the kind cluster
+	@export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}"; \
+	if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+	  pulumi destroy --yes --stack dev && kind delete cluster --name $(KIND_CLUSTER); \
+	else \
+	  echo "kind cluster $(KIND_CLUSTER) is gone: dropping the dev stack's state (config kept)"; \
+	  pulumi stack rm --yes --force --preserve-config dev; \
+	fi
+
+e2e: venv ## Smoke suite (tests/e2e) against E2E_KUBE_CONTEXT; Grafana URL from the stack
+	E2E_GRAFANA_URL="$${E2E_GRAFANA_URL:-$$(pulumi stack output grafanaPublicUrl --stack $(STACK))}" \
+	  $(BIN)/python -m pytest tests/e2e --kube-context=$(E2E_KUBE_CONTEXT) -rs
 
 clean: ## Remove generated files (keeps the state directory)
 	rm -rf $(VENV) .venv-checkov build .mypy_cache .ruff_cache

@@ -17,6 +17,8 @@ from settings import from_pulumi
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()
+# Preview and up say where they are about to deploy before anything else happens.
+pulumi.log.info(f"stack {cfg.stack} ({cfg.profile} profile) deploys to {cfg.cluster.target}")
 preflight_capa.check(cfg.cluster)
 preflight_s3.run(cfg.persistence.backups.object_store)
 

@@ -10,6 +10,7 @@ resource is registered.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from components.persistence import settings as persistence_settings
 from components.persistence.settings import PersistenceSettings
 from components.security import settings as security_settings
 from components.security.settings import SecuritySettings
+from kernel import backend as state_backend
 from kernel import compat
 from kernel.config import (
     K8S_VERSION,
@@ -45,15 +47,29 @@ __all__ = [
     "SettingsError",
     "from_pulumi",
     "load",
+    "preflights_off",
     "raw_from_pulumi_config",
 ]
 
 PROJECT = "k8s-platform"
 PROFILES = ("dev", "prod")
+OTHER_NAMESPACES = ("pulumi", "kubernetes", "random", "aws")
+"""Config namespaces besides the project's that a stack file may use (provider settings)."""
 
 
 PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight", "persistence.backups.objectStore.preflight")
 """Settings that turn off the cloud preflights (previews and renders without credentials)."""
+
+
+def preflights_off(raw: Mapping[str, Any]) -> dict[str, bool]:
+    """The switches of PREFLIGHT_SWITCHES that apply to a stack's config: the CAPA one only
+    where the stack configures cluster.capi.aws (elsewhere that key is an error)."""
+    capi = ((raw.get("cluster") or {}).get("capi") or {}) if isinstance(raw, Mapping) else {}
+    return {
+        key: False
+        for key in PREFLIGHT_SWITCHES
+        if not key.startswith("cluster.capi.aws.") or (isinstance(capi, Mapping) and "aws" in capi)
+    }
 
 
 @dataclass(frozen=True)
@@ -68,8 +84,18 @@ class Settings:
     edge: EdgeSettings
 
 
-def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = None) -> Settings:
-    """Validate `raw` (the project's config keys without the `k8s-platform:` prefix)."""
+def load(
+    raw: Mapping[str, Any],
+    stack: str,
+    *,
+    docs: list[FieldDoc] | None = None,
+    foreign: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+) -> Settings:
+    """Validate `raw` (the project's config keys without the `k8s-platform:` prefix).
+
+    `foreign`: config keys in namespaces that are neither the project's nor a provider's
+    (a misspelled project name); `backend`: the state backend URL the CLI uses."""
     profile_raw = raw.get("profile", "dev")
     profile = profile_raw if profile_raw in PROFILES else "dev"
     ctx = Context(profile=profile)
@@ -97,6 +123,15 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     edge = edge_settings.load_section(load_, root)
     root.close()
     _check_kubernetes_version(ctx, cluster, security, persistence, edge)
+    for key, value in (foreign or {}).items():
+        ctx.problem(key, value, _foreign_hint(key))
+    load_.prod_requires(
+        state_backend.ACCEPT_KEY,
+        not state_backend.is_local(backend),
+        backend,
+        "a shared state backend (Pulumi Cloud or an object store, see `pulumi login`), "
+        "not a local file backend",
+    )
 
     for i, key in enumerate(accept):
         if key not in load_.guards:
@@ -163,18 +198,38 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def raw_from_pulumi_config() -> dict[str, Any]:
-    """Every `k8s-platform:*` key the engine passed in, structured values decoded."""
-    from pulumi.runtime import config as runtime_config
+def _foreign_hint(key: str) -> str:
+    namespace = key.partition(":")[0]
+    near = difflib.get_close_matches(namespace, [PROJECT], n=1, cutoff=0.6)
+    hint = f"did you mean '{PROJECT}:{key.partition(':')[2]}'? " if near else ""
+    allowed = ", ".join(f"{n}:" for n in (PROJECT, *OTHER_NAMESPACES))
+    return f"unknown config namespace '{namespace}'; {hint}allowed namespaces: {allowed}"
 
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+def split_config(merged: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the project's keys without the prefix, decoded; keys in unknown namespaces)."""
     prefix = f"{PROJECT}:"
     raw: dict[str, Any] = {}
+    foreign: dict[str, Any] = {}
     for key, value in merged.items():
         if key.startswith(prefix):
             raw[key[len(prefix) :]] = _decode(value)
-    return raw
+        elif key.partition(":")[0] not in OTHER_NAMESPACES:
+            foreign[key] = "<redacted>" if "secret" in key.lower() else value
+    return raw, foreign
+
+
+def _engine_config() -> dict[str, Any]:
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def raw_from_pulumi_config() -> dict[str, Any]:
+    """Every `k8s-platform:*` key the engine passed in, structured values decoded."""
+    return split_config(_engine_config())[0]
 
 
 def from_pulumi() -> Settings:
-    return load(raw_from_pulumi_config(), pulumi.get_stack())
+    raw, foreign = split_config(_engine_config())
+    return load(raw, pulumi.get_stack(), foreign=foreign, backend=state_backend.current_url())

@@ -7,9 +7,11 @@ Two sources, because Chart v4 renders nothing under mocks or at plan time:
   nearest `replicas` / `replicaCount` found in the same mapping or an ancestor.
 
 Limits of the chart method (documented in docs/guardrails.md): a chart's own defaults
-that our values do not override are not counted; blocks are DaemonSets only when a key
-on their path says so (`daemonset`, `nodeExporter`, `node-exporter`, `controller.type:
-daemonset`) or the caller lists the path; sidecars the chart injects are not seen.
+that our values do not override are not counted; a block is a DaemonSet (x nodes) when
+the chart's DaemonSet templates read it (CHART_DAEMONSET_VALUES, checked against the
+charts' templates by a test), when a key on its path says so (`daemonset`,
+`nodeExporter`, `node-exporter`, `controller.type: daemonset`) or the caller lists the
+path; sidecars the chart injects are not seen.
 
 `kube.helm_chart` records every chart's values as it registers the chart; `report()`
 turns what this program run recorded into the `footprint` stack output.
@@ -26,6 +28,30 @@ import pulumi
 
 ASSUMED_NODES = {"dev": 4, "prod": 6}
 """DaemonSet multiplier: dev is kind (1 control plane + 3 workers); prod 3 + 3."""
+
+CHART_DAEMONSET_VALUES: dict[str, tuple[str, ...]] = {
+    # Values paths ("" = the root) whose `resources` a DaemonSet template of the pinned
+    # chart reads: cilium templates/cilium-agent/daemonset.yaml (.Values.resources,
+    # .Values.cni/.monitor/.cgroup.autoMount.resources) and its envoy, nodeinit,
+    # preflight, ztunnel and spire agent DaemonSets; aws-ebs-csi-driver _node.tpl
+    # (.Values.node.resources); aws-cloud-controller-manager templates/daemonset.yaml;
+    # velero templates/node-agent-daemonset.yaml (.Values.nodeAgent.resources).
+    "cilium": (
+        "",
+        "cni",
+        "monitor",
+        "cgroup.autoMount",
+        "envoy",
+        "nodeinit",
+        "preflight",
+        "encryption.ztunnel",
+        "authentication.mutual.spire.install.agent",
+    ),
+    "aws-ebs-csi-driver": ("node",),
+    "aws-cloud-controller-manager": ("",),
+    "velero": ("nodeAgent",),
+}
+"""Per chart: the values blocks that belong to a DaemonSet, counted once per node."""
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 _DAEMONSET_HINTS = ("daemonset", "nodeexporter", "node-exporter")
@@ -103,7 +129,7 @@ def from_values(
     chart: str, values: Mapping[str, Any], *, daemonsets: Iterable[str] = ()
 ) -> list[Workload]:
     """Every `resources.requests` block in `values` (see the module doc for the method)."""
-    forced = set(daemonsets)
+    forced = set(daemonsets) | set(CHART_DAEMONSET_VALUES.get(chart, ()))
     found: list[Workload] = []
 
     def walk(node: Mapping[str, Any], path: list[str], stack: list[Mapping[str, Any]]) -> None:

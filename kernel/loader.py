@@ -89,6 +89,15 @@ class Loader:
                 key, value, f"prod requires {what}; to accept the risk, add '{key}' to acceptRisks"
             )
 
+    def dev_requires(self, key: str, ok: bool, value: Any, what: str) -> None:
+        """A dev-profile safety property (a dev stack must not touch a real cluster);
+        only an explicit acceptRisks entry can waive it."""
+        self.guards.add(key)
+        if not self.prod and not ok and key not in self.accept:
+            self.ctx.problem(
+                key, value, f"dev requires {what}; to accept the risk, add '{key}' to acceptRisks"
+            )
+
     def secret(self, section: Section, name: str, *, required: bool, doc: str) -> Secret | None:
         """A setting that names an entry of the `secrets` config key."""
         ref = section.string(name, None if not required else MISSING, doc=doc, check=DNS_LABEL)

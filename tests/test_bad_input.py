@@ -185,6 +185,52 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"edge.serviceType": "ClusterIP"}, "edge.serviceType", "dev"),
     ({"edge.publicHttpsPort": 70000}, "edge.publicHttpsPort", "dev"),
     ({"edge.hostnames.grafana": "grafana_example"}, "edge.hostnames.grafana", "dev"),
+    # object stores: one validator wherever a bucket is named (kernel/objectstore.py)
+    (
+        {"observability.loki.objectStore.bucket": "Prod_Loki"},
+        "observability.loki.objectStore.bucket",
+        "prod",
+    ),
+    (
+        {"observability.loki.objectStore.region": "Ireland"},
+        "observability.loki.objectStore.region",
+        "prod",
+    ),
+    (
+        {"observability.loki.objectStore.endpoint": "s3.example.com"},
+        "observability.loki.objectStore.endpoint",
+        "prod",
+    ),
+    (
+        {"observability.loki.objectStore.roleArn": "loki-role"},
+        "observability.loki.objectStore.roleArn",
+        "prod",
+    ),
+    (
+        {"persistence.backups.objectStore.bucket": "192.168.1.10"},
+        "persistence.backups.objectStore.bucket",
+        "prod",
+    ),
+    (
+        {"persistence.backups.objectStore.bucket": "acme..backups"},
+        "persistence.backups.objectStore.bucket",
+        "prod",
+    ),
+    (
+        {"persistence.backups.objectStore.bucket": "xn--backups"},
+        "persistence.backups.objectStore.bucket",
+        "prod",
+    ),
+    (
+        {"persistence.backups.objectStore.lokiBucket": "loki-s3alias"},
+        "persistence.backups.objectStore.lokiBucket",
+        "dev",
+    ),
+    (
+        {"persistence.backups.objectStore.region": "EU-WEST-1"},
+        "persistence.backups.objectStore.region",
+        "prod",
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ from components.control_plane import capi_objects as capi
 from settings import SettingsError, load
 from tools.offline import (
     CRDS_DIR,
+    DELETE,
     FAKE_WORKLOAD_KUBECONFIG,
     FIXTURE_KUBECONFIG,
     SIG_KEY,
@@ -293,7 +294,7 @@ def test_cilium_is_the_cni_with_ha_operator_and_hubble_metrics(prod: Evaluation)
 def test_docker_variant_rehearses_ha_with_three_dev_failure_domains() -> None:
     e = evaluate(
         "prod",
-        {"cluster.capi.infrastructure": "docker", "cluster.capi.aws": {}},
+        {"cluster.capi.infrastructure": "docker", "cluster.capi.aws": DELETE},
     )
     dev_cluster = e.one(INFRA + "DevCluster").inputs["spec"]
     fds = [fd["name"] for fd in dev_cluster["backend"]["docker"]["failureDomains"]]

@@ -31,28 +31,60 @@ def test_workflows_are_valid_yaml_with_every_action_pinned_to_a_commit_sha() -> 
         assert re.search(r"@[0-9a-f]{40}\s+# v\d", wf.read_text()), f"{wf.name}: version comment"
 
 
-def test_the_pr_preview_runs_the_tests_then_previews_both_stacks_with_the_policy_pack() -> None:
+def _credentials(job: dict[str, Any]) -> None:
+    """AWS through OIDC (no keys) and the management kubeconfig from an environment secret."""
+    aws = next(s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+    assert "aws-access-key-id" not in aws["with"]
+    kubeconfig = next(s for s in job["steps"] if "MGMT_KUBECONFIG" in str(s.get("env", {})))
+    assert kubeconfig["env"]["MGMT_KUBECONFIG"] == "${{ secrets.MGMT_KUBECONFIG }}"
+    assert "KUBECONFIG=" in kubeconfig["run"] and "GITHUB_ENV" in kubeconfig["run"]
+    assert job["environment"]
+
+
+def test_the_pr_preview_runs_the_tests_then_previews_staging_and_prod_with_credentials() -> None:
     doc = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
     assert "pull_request" in doc.get("on", doc.get(True))  # YAML 1.1 reads `on` as True
+    assert doc["permissions"]["id-token"] == "write"
     assert any("make test" in s.get("run", "") for s in doc["jobs"]["test"]["steps"])
     preview = doc["jobs"]["preview"]
     assert preview["needs"] == "test"
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    # dev has no cluster on a runner: the e2e workflow covers it.
+    assert [i["stack"] for i in preview["strategy"]["matrix"]["include"]] == ["staging", "prod"]
+    _credentials(preview)
     action = next(s for s in preview["steps"] if "pulumi/actions" in s.get("uses", ""))
     assert action["with"]["command"] == "preview"
     assert action["with"]["policyPacks"] == "policy"
     assert action["with"]["comment-on-pr"] is True
-    assert action["with"]["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
+    assert action["with"]["policyPackConfigs"] == "policy/config/prod.json"
 
 
-def test_prod_deploys_only_behind_the_production_environment_after_dev() -> None:
-    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())["jobs"]
+def test_prod_deploys_only_behind_the_production_environment_after_staging() -> None:
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    jobs = doc["jobs"]
+    assert set(jobs) == {"test", "staging", "prod"}, "no dev job: a runner has no dev cluster"
+    assert doc["permissions"]["id-token"] == "write"
     assert jobs["prod"]["environment"] == "production"
-    assert jobs["prod"]["needs"] == "dev"
-    for name in ("dev", "prod"):
+    assert jobs["prod"]["needs"] == "staging" and jobs["staging"]["needs"] == "test"
+    for name in ("staging", "prod"):
+        _credentials(jobs[name])
         action = next(s for s in jobs[name]["steps"] if "pulumi/actions" in s.get("uses", ""))
         assert action["with"]["command"] == "up"
         assert action["with"]["policyPacks"] == "policy"
+        assert action["with"]["stack-name"].endswith(f"/k8s-platform/{name}")
+
+
+def test_the_e2e_workflow_runs_dev_on_kind_and_always_tears_down() -> None:
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / "e2e.yml").read_text())
+    (job,) = doc["jobs"].values()
+    runs = [s.get("run", "") for s in job["steps"]]
+    assert any("kind create cluster --config kind/dev-cluster.yaml" in r for r in runs)
+    assert any("pulumi up --yes --stack dev" in r for r in runs)
+    assert any(r.strip() == "make e2e" for r in runs)
+    teardown = [s for s in job["steps"] if s.get("if") == "always()"]
+    assert any("pulumi destroy" in s["run"] for s in teardown)
+    assert any("kind delete cluster" in s["run"] for s in teardown)
+    assert job["env"]["KIND_VERSION"].startswith("v")
 
 
 @pytest.mark.parametrize(

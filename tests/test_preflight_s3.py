@@ -146,3 +146,42 @@ def test_a_versioned_bucket_without_noncurrent_expiry_is_a_problem(s3: Any) -> N
     )
     (problem,) = bucket_problems(s3, BUCKET)
     assert "noncurrent versions" in problem
+
+
+@pytest.mark.parametrize(
+    ("raised", "says"),
+    [
+        ("NoCredentialsError", "no AWS credentials found"),
+        ("EndpointConnectionError", "cannot connect to the S3 endpoint"),
+        ("ReadTimeoutError", "cannot ask S3 about the bucket: ReadTimeoutError"),
+    ],
+)
+def test_no_credentials_or_no_route_is_one_clear_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, raised: str, says: str
+) -> None:
+    # The real boto3 client with no credentials anywhere: botocore raises NoCredentialsError
+    # (a BotoCoreError, not a ClientError) from the first call.
+    from botocore import exceptions
+
+    if raised == "NoCredentialsError":
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setattr(preflight_s3, "client_factory", preflight_s3.s3_client)
+    else:
+        error = getattr(exceptions, raised)
+        kwargs = {"endpoint_url": "https://s3.example.invalid"}
+
+        class Unreachable:
+            def head_bucket(self, **_: Any) -> Any:
+                raise error(**kwargs)
+
+        monkeypatch.setattr(preflight_s3, "client_factory", lambda _: Unreachable())
+    with pytest.raises(BucketPreflightError) as err:
+        preflight_s3.run(store())
+    (problem,) = err.value.problems
+    assert says in problem
+    assert "Traceback" not in str(err.value)

@@ -1,8 +1,8 @@
-"""Generate the README config reference from the settings module itself.
+"""Generate the configuration reference (docs/configuration.md) from the settings code.
 
 Every key the settings module reads carries its own doc string, so the table cannot
 drift from the code: `python tools/config_reference.py --write` rewrites the block
-between the markers in README.md, and a test fails when README is stale.
+between the markers in docs/configuration.md, and a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -74,16 +74,19 @@ def reference() -> str:
     return "\n".join(lines)
 
 
-def render_into(readme: str) -> str:
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return readme[:start] + "\n" + reference() + "\n" + readme[end:]
+DOC = ROOT / "docs" / "configuration.md"
+
+
+def render_into(text: str) -> str:
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    return text[:start] + "\n" + reference() + "\n" + text[end:]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="rewrite README.md in place")
+    parser.add_argument("--write", action="store_true", help="rewrite docs/configuration.md")
     args = parser.parse_args()
-    path = ROOT / "README.md"
+    path = DOC
     if args.write:
         path.write_text(render_into(path.read_text()))
     else:

@@ -281,6 +281,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def stack_names() -> list[str]:
+    """Every stack with a Pulumi.<stack>.yaml in the repository."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     """The project's config keys for `stack`: Pulumi.yaml defaults, then the stack file."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -335,12 +340,15 @@ def evaluate(
     env: Mapping[str, str] | None = None,
     mocks: pulumi_mocks.Mocks | None = None,
     before_run: Callable[[], None] | None = None,
+    extra_config: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Run __main__.py for `stack` under mocks and return what it registered.
 
     The program's cloud preflights run as they would for `pulumi preview`: tests give
     them an in-memory account (conftest.py), the render tool turns them off.
     `before_run` runs inside the evaluation's environment, just before the program.
+    `extra_config`: further engine config keys as a stack file would name them
+    (`namespace:key`), e.g. a misspelled project namespace.
     """
     config = apply_overrides(raw if raw is not None else stack_config(stack), overrides or {})
     monitor = RecordingMonitor(mocks or PlatformMocks())
@@ -349,12 +357,24 @@ def evaluate(
         monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
     )
     runtime_config.set_all_config(
-        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        {
+            **{
+                f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v)
+                for k, v in config.items()
+            },
+            **(extra_config or {}),
+        },
         [f"{PROJECT}:secrets"],
     )
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
-    env = {"KUBECONFIG": str(FIXTURE_KUBECONFIG), **(env or {})}
+    # The state backend as a team's CI sees it (the prod profile refuses a local file
+    # backend); a test passes PULUMI_BACKEND_URL to check that refusal.
+    env = {
+        "KUBECONFIG": str(FIXTURE_KUBECONFIG),
+        "PULUMI_BACKEND_URL": "https://api.pulumi.com",
+        **(env or {}),
+    }
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     with environment(env):

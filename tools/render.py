@@ -35,9 +35,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kernel import footprint
-from settings import PREFLIGHT_SWITCHES
+from settings import preflights_off
 from tools.fullrender import PROGRAM, full_render
-from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest
+from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest, stack_config, stack_names
 
 REDACTED = "<redacted>"
 # API groups served by the API server itself; anything else is a custom resource.
@@ -138,6 +138,16 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line text (configs, scripts) as a literal block: readable, and no escaped line
+    # whose length depends on the values (a long URL in an Alloy config).
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def _dump(doc: Any) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
 
@@ -160,7 +170,7 @@ def _group_version(doc: dict[str, Any]) -> str:
 
 def render(stack: str, out: Path) -> dict[str, Any]:
     # Offline by definition: the cloud preflights (which need credentials) are skipped.
-    ev = evaluate(stack, dict.fromkeys(PREFLIGHT_SWITCHES, False))
+    ev = evaluate(stack, preflights_off(stack_config(stack)))
     for sub in ("k8s", "crs", "charts", "chart-objects"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
@@ -232,8 +242,10 @@ def snapshot_of(ev: Evaluation) -> dict[str, Any]:
 
 def snapshot() -> str:
     """Both stacks, as deterministic JSON text (the cloud preflights off, as in render)."""
-    off = dict.fromkeys(PREFLIGHT_SWITCHES, False)
-    doc = {stack: snapshot_of(evaluate(stack, off)) for stack in SNAPSHOT_STACKS}
+    doc = {
+        stack: snapshot_of(evaluate(stack, preflights_off(stack_config(stack))))
+        for stack in SNAPSHOT_STACKS
+    }
     text = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     # The fixture kubeconfig's path names the checkout; the record must not.
     return text.replace(json.dumps(str(ROOT))[1:-1], "$ROOT")
@@ -266,7 +278,7 @@ def _close_loop() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--stack", choices=("dev", "prod"))
+    mode.add_argument("--stack", choices=stack_names(), help="any Pulumi.<stack>.yaml present")
     mode.add_argument("--snapshot", type=Path, metavar="OUT", help="record both stacks")
     mode.add_argument("--check", type=Path, metavar="SNAPSHOT", help="compare with a record")
     parser.add_argument("--out", type=Path)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from components.control_plane import capi_objects
-from kernel import compat, kubeconfig
+from kernel import compat, kubeconfig, objectstore
 from kernel.config import DNS_LABEL, K8S_VERSION, MISSING, ByProfile, Section, cidr, matches
 from kernel.loader import Loader
 
@@ -67,6 +68,8 @@ class CapiSettings:
     services_cidr: str
     aws: CapiAwsSettings | None = None
     docker: CapiDockerSettings | None = None
+    management_server: str = ""
+    """The management cluster's API server URL, as its kubeconfig names it."""
 
     @property
     def failure_domains(self) -> tuple[str, ...]:
@@ -86,6 +89,18 @@ class ClusterSettings:
     """capi mode: `aws` or `docker` (known even when the capi section has problems)."""
 
     @property
+    def target(self) -> str:
+        """What this stack deploys to, for the preview/up log."""
+        if self.existing is not None:
+            return f"kube context {self.existing.context} (server {self.existing.server})"
+        if self.capi is not None:
+            return (
+                f"management context {self.capi.management_context} "
+                f"(server {self.capi.management_server}), namespace {self.capi.namespace}"
+            )
+        return "no cluster"
+
+    @property
     def kubernetes_minor(self) -> str:
         """'v1.34.2' -> 'v1.34' (Pod Security labels and validators use the minor)."""
         return ".".join(self.kubernetes_version.split(".")[:2])
@@ -93,6 +108,9 @@ class ClusterSettings:
 
 DEFAULT_KUBERNETES_VERSION = compat.load().default_version
 """From the compatibility matrix; settings.py checks the version against it."""
+DEV_CONTEXT = "kind-k8s-platform-dev"
+"""The context `make kind-up` creates (kind names it kind-<cluster name>)."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
@@ -122,10 +140,16 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
         None,
         doc="existing mode: kubeconfig file. Default: $KUBECONFIG, else ~/.kube/config.",
     )
+    # Pinned, never "whatever context is current": dev targets the kind cluster.
+    context_default: Any = None
+    if mode == EXISTING:
+        context_default = MISSING if load.prod else DEV_CONTEXT
     context = s.string(
-        "context", None, doc="existing mode: kubeconfig context. Default: the current context."
+        "context",
+        context_default,
+        doc=f"existing mode: the kubeconfig context this stack deploys to. dev default: "
+        f"`{DEV_CONTEXT}` (`make kind-up`); required with the prod profile.",
     )
-    existing = None
     if mode == CAPI:
         for key, value in (("kubeconfig", path), ("context", context)):
             if value is not None:
@@ -133,24 +157,11 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
                     s.key(key), value, "existing mode only; capi mode uses cluster.capi.management*"
                 )
     capi, infra = _capi(load, s, name or stack, mode == CAPI)
-    if mode == EXISTING:
-        try:
-            view = kubeconfig.read(path, context)
-        except kubeconfig.KubeconfigError as exc:
-            key = s.key("context") if context and "context" in str(exc) else s.key("kubeconfig")
-            load.ctx.problem(
-                key,
-                context if key.endswith("context") else path,
-                f"{exc}; create the dev cluster with `make kind-up` or point "
-                "cluster.kubeconfig/cluster.context at a running cluster",
-            )
-        else:
-            existing = ExistingClusterSettings(
-                kubeconfig=path,
-                context=view.context,
-                server=view.server,
-                minified_kubeconfig=view.minified,
-            )
+    if mode == EXISTING and s.is_set("capi"):
+        load.ctx.problem(
+            s.key("capi"), s.raw("capi"), "capi mode only; cluster.mode is existing (ignored)"
+        )
+    existing = _existing(load, s, path, context) if mode == EXISTING else None
     s.close()
     return ClusterSettings(
         name=name or stack,
@@ -162,7 +173,43 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
     )
 
 
-AWS_REGION = matches(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
+def _existing(
+    load: Loader, s: Section, path: str | None, context: str | None
+) -> ExistingClusterSettings | None:
+    """existing mode: the kubeconfig is read at plan time; None when it cannot be."""
+    try:
+        view = kubeconfig.read(path, context)
+    except kubeconfig.KubeconfigError as exc:
+        key = s.key("context") if context and "context" in str(exc) else s.key("kubeconfig")
+        load.ctx.problem(
+            key,
+            context if key.endswith("context") else path,
+            f"{exc}; create the dev cluster with `make kind-up` or point "
+            "cluster.kubeconfig/cluster.context at a running cluster",
+        )
+        return None
+    _dev_targets_a_local_cluster(load, s, view.context, view.server)
+    return ExistingClusterSettings(
+        kubeconfig=path,
+        context=view.context,
+        server=view.server,
+        minified_kubeconfig=view.minified,
+    )
+
+
+def _dev_targets_a_local_cluster(load: Loader, s: Section, context: str, server: str) -> None:
+    """The dev profile deploys only to a kind or loopback cluster: a dev stack aimed at a
+    production context is refused unless acceptRisks names cluster.context."""
+    host = urlsplit(server).hostname or ""
+    local = host in LOOPBACK_HOSTS or context.startswith("kind-")
+    load.dev_requires(
+        s.key("context"),
+        local,
+        context,
+        f"a local kind or loopback cluster (server {server or '<none>'} is neither)",
+    )
+
+
 AMI_ID = matches(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0123456789abcdef0")
 INSTANCE_TYPE = matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type such as m6i.large")
 PERCENT = matches(r"([1-9]|[1-9]\d)%", "a percentage below 100% such as 40%")
@@ -217,6 +264,12 @@ def _capi(
 
     aws = _capi_aws(load, s, active and infra == capi_objects.AWS)
     docker = _capi_docker(load, s)
+    # The other infrastructure's keys would be ignored: say so instead.
+    other = {capi_objects.AWS: "docker", capi_objects.DOCKER: "aws"}.get(infra)
+    if active and other and s.is_set(other):
+        load.ctx.problem(
+            s.key(other), s.raw(other), f"{other} only; cluster.capi.infrastructure is {infra}"
+        )
     s.close()
     if active and infra == capi_objects.AWS:
         problem = compat.contract_problem(capi_objects.CAPI_VERSION)
@@ -224,12 +277,13 @@ def _capi(
             load.ctx.problem(s.key("infrastructure"), infra, problem)
     if not active or mgmt_context is None:
         return None, infra
-    context = _management_context(load, s, mgmt_path, mgmt_context)
-    if context is None:
+    view = _management_context(load, s, mgmt_path, mgmt_context)
+    if view is None:
         return None, infra
     settings = CapiSettings(
         management_kubeconfig=mgmt_path,
-        management_context=context,
+        management_context=view.context,
+        management_server=view.server,
         namespace=namespace,
         create_namespace=create_ns,
         infrastructure=infra,
@@ -299,7 +353,9 @@ def _capi_workers(load: Loader, s: Section) -> tuple[str, int, int, str]:
     return w_type, w_min, w_max, max_unhealthy
 
 
-def _management_context(load: Loader, s: Section, path: str | None, context: str) -> str | None:
+def _management_context(
+    load: Loader, s: Section, path: str | None, context: str
+) -> kubeconfig.KubeconfigView | None:
     """The management cluster's context as the kubeconfig names it; None if unreadable."""
     try:
         view = kubeconfig.read(path, context)
@@ -311,13 +367,13 @@ def _management_context(load: Loader, s: Section, path: str | None, context: str
             "cluster.capi.managementKubeconfig/managementContext",
         )
         return None
-    return view.context
+    return view
 
 
 def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | None:
     req: Any = MISSING if active else None
     a = capi.section("aws", doc="capi + aws (CAPA).")
-    region = a.string("region", req, doc="AWS region.", check=AWS_REGION)
+    region = a.string("region", req, doc="AWS region.", check=objectstore.AWS_REGION)
     zones = a.strings(
         "availabilityZones",
         doc="Availability zones (failure domains), at least 3. Default: <region>a, b, c.",

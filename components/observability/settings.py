@@ -8,6 +8,7 @@ from typing import Protocol
 
 import pulumi
 
+from kernel import objectstore
 from kernel.config import (
     CPU_QUANTITY,
     DNS_LABEL,
@@ -322,11 +323,17 @@ def _loki_object_store(load: Loader, lk: Section) -> LokiObjectStoreSettings | N
         doc="S3 bucket for Loki. Default: PersistenceLayer's object store, else filesystem "
         "(single replica only).",
     )
-    bucket = o.string("bucket", None, doc="Bucket name (chunks and ruler data).")
-    region = o.string("region", None, doc="Bucket region.")
-    endpoint = o.string("endpoint", None, doc="S3-compatible endpoint; unset = AWS S3.")
+    where = objectstore.read_location(
+        o,
+        docs={
+            "bucket": "Bucket name (chunks and ruler data).",
+            "region": "Bucket region.",
+            "endpoint": "S3-compatible endpoint; unset = AWS S3.",
+            "roleArn": "IRSA role ARN for Loki's ServiceAccount.",
+        },
+    )
+    bucket, region, endpoint, role_arn = where.bucket, where.region, where.endpoint, where.role_arn
     insecure = o.boolean("insecure", False, doc="Plain HTTP to the endpoint (lab only).")
-    role_arn = o.string("roleArn", None, doc="IRSA role ARN for Loki's ServiceAccount.")
     key_id = load.secret(
         o, "accessKeyIdSecret", required=False, doc="Name in `secrets` of the access key id."
     )

@@ -136,6 +136,24 @@ def s3_client(store: ObjectStoreSettings) -> Any:
 
 
 client_factory: Callable[[ObjectStoreSettings], Any] = s3_client
+
+
+def _unreachable(exc: Exception) -> str:
+    """One sentence for the errors botocore raises before S3 answers at all (a
+    BotoCoreError, not a ClientError): no credentials, no route to the endpoint."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials found: set credentialsSecret, or run where IRSA, an instance "
+            "profile or AWS_PROFILE provides them"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot connect to the S3 endpoint: {exc}"
+    return f"cannot ask S3 about the bucket: {type(exc).__name__}: {exc}"
+    return None
+
+
 """How `run` gets its S3 client; tests swap in an in-memory bucket or moto."""
 
 
@@ -143,6 +161,11 @@ def run(store: ObjectStoreSettings) -> None:
     """The one call __main__.py makes; a no-op unless the preflight is enabled."""
     if not store.preflight:
         return
-    problems = bucket_problems(client_factory(store), store.bucket)
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        problems = bucket_problems(client_factory(store), store.bucket)
+    except BotoCoreError as exc:
+        problems = [_unreachable(exc)]
     if problems:
         raise BucketPreflightError(store.bucket, problems)

@@ -15,6 +15,7 @@ from components.persistence.formats import (
     parse_aws_ini,
 )
 from components.persistence.names import EBS_DRIVER, ETCD_IMAGE, ETCD_SNAPSHOT_ROOT
+from kernel import objectstore
 from kernel.config import (
     CRON,
     DNS_LABEL,
@@ -346,37 +347,25 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
     load.prod_requires(
         o.key("mode"), mode == EXTERNAL, mode, "backups outside the cluster (mode: external)"
     )
-    bucket = o.string(
-        "bucket",
-        "velero" if mode == EMBEDDED else MISSING,
-        doc="Bucket name (external: must already exist, versioned and encrypted).",
-        check=BUCKET_NAME,
+    where = objectstore.read_location(
+        o,
+        bucket="velero" if mode == EMBEDDED else MISSING,
+        region="us-east-1",
+        docs={
+            "bucket": "Bucket name (external: must already exist, versioned and encrypted).",
+            "region": "Bucket region.",
+            "endpoint": "S3-compatible endpoint URL (external mode). Default: AWS S3.",
+            "roleArn": "IAM role for Velero's service account (IRSA / EKS Pod Identity).",
+        },
     )
-    region = o.string(
-        "region",
-        "us-east-1",
-        doc="Bucket region.",
-        check=matches(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1"),
-    )
+    bucket, region, endpoint, role_arn = where.bucket, where.region, where.endpoint, where.role_arn
     prefix = o.string(
         "prefix",
         cluster_name,
         doc="Key prefix inside the bucket. Default: the cluster name.",
         check=_velero_prefix,
     )
-    endpoint = o.string(
-        "endpoint",
-        None,
-        doc="S3-compatible endpoint URL (external mode). Default: AWS S3.",
-        check=matches(r"https?://[^\s/]+(/\S*)?", "an http(s) URL"),
-    )
     credentials = _store_credentials(load, o)
-    role_arn = o.string(
-        "roleArn",
-        None,
-        doc="IAM role for Velero's service account (IRSA / EKS Pod Identity).",
-        check=matches(r"arn:aws[-a-z]*:iam::\d{12}:role/\S+", "an IAM role ARN"),
-    )
     preflight = o.boolean(
         "preflight",
         ByProfile(False, True),
@@ -389,7 +378,7 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
         None,
         doc="Bucket offered to Loki through `object_store` (embedded: created here). "
         "Unset: no object store for Loki.",
-        check=BUCKET_NAME,
+        check=objectstore.bucket_name,
     )
     size = o.string(
         "embeddedSize", "10Gi", doc="PVC size of the embedded store.", check=MEMORY_QUANTITY
@@ -401,7 +390,7 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
     return ObjectStoreSettings(
         mode=mode,
         bucket=bucket or "velero",
-        region=region,
+        region=region or "us-east-1",
         prefix=prefix,
         endpoint=endpoint,
         credentials=credentials,
@@ -455,14 +444,8 @@ def _go_duration(value: str) -> str | None:
     return None
 
 
-_KEY_PREFIX = matches(r"[a-zA-Z0-9][-a-zA-Z0-9_./]*[a-zA-Z0-9]|[a-zA-Z0-9]", "a key prefix")
-
-
 def _velero_prefix(value: str) -> str | None:
     """Velero's prefix must not contain the etcd snapshots' folder (Velero's IsValid)."""
     if value.split("/", maxsplit=1)[0] == ETCD_SNAPSHOT_ROOT:
         return f"expected a key prefix outside {ETCD_SNAPSHOT_ROOT}/ (the etcd snapshots' folder)"
-    return _KEY_PREFIX(value)
-
-
-BUCKET_NAME = matches(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63, a-z 0-9 . -)")
+    return objectstore.KEY_PREFIX(value)
