@@ -80,19 +80,28 @@ def matrix_block(m: Matrix) -> str:
 
 
 def readme_block(m: Matrix) -> str:
-    rows = [
+    """A short summary: the window per mode, the rows that bound it, the flagged rows."""
+    modes = {
+        "existing cluster": ("edge", "backups", "trivy"),
+        "Cluster API on AWS": ("capi", "aws", "edge", "backups", "snapshots", "ebs", "trivy"),
+    }
+    lines = [
         f"Default Kubernetes version **{m.default_version}**; management cluster "
-        f"{m.management_range()} (kind {m.kind_cli}). Full matrix and sources: "
+        f"{m.management_range()} (kind {m.kind_cli}). Sources and the upgrade order: "
         "[docs/compatibility.md](docs/compatibility.md).",
         "",
-        "| Component | Version | Supported minors |",
-        "|---|---|---|",
     ]
-    rows += [f"| {r.name} | {r.version} | {r.stated} |" for r in m.rows]
-    flagged = [r for r in m.rows if r.flagged]
-    rows += ["", "Flagged (no upstream statement recorded; they do not bound the range):"]
-    rows += [f"- **{r.name} {r.version}**: {r.statement}. {r.note}" for r in flagged]
-    return "\n".join(rows)
+    for mode, features in modes.items():
+        w = m.window(features)
+        limits = [
+            f"{r.name} {r.version} ({r.stated})"
+            for r in m.active(features)
+            if w.low == r.bound.low or w.high == r.bound.high
+        ]
+        lines.append(f"- {mode}: **{w}**, bounded by {', '.join(limits)}.")
+    flagged = ", ".join(f"{r.name} {r.version} ({r.statement})" for r in m.rows if r.flagged)
+    lines.append(f"- No upstream statement, so not a bound (check before upgrading): {flagged}.")
+    return "\n".join(lines)
 
 
 def sync(text: str, markers: tuple[str, str], body: str) -> str:

@@ -50,7 +50,7 @@ TOOLS: tuple[Tool, ...] = (
         ("kind", "version"),
         (0, 33, 0),
         "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
-        "the node image pinned in kind/dev-cluster.yaml is built for kind 0.33 (kernel/compatibility.yaml)",
+        "kind/dev-cluster.yaml pins a node image built for kind 0.33 (kernel/compatibility.yaml)",
     ),
     Tool(
         "docker",

@@ -210,6 +210,20 @@ def _dev_targets_a_local_cluster(load: Loader, s: Section, context: str, server:
     )
 
 
+def _infrastructure_problems(load: Loader, s: Section, infra: str, active: bool) -> None:
+    """Keys of the other infrastructure would be ignored: say so; and CAPA's contract must
+    still be served by the pinned Cluster API core."""
+    other = {capi_objects.AWS: "docker", capi_objects.DOCKER: "aws"}.get(infra)
+    if active and other and s.is_set(other):
+        load.ctx.problem(
+            s.key(other), s.raw(other), f"{other} only; cluster.capi.infrastructure is {infra}"
+        )
+    if active and infra == capi_objects.AWS:
+        problem = compat.contract_problem(capi_objects.CAPI_VERSION)
+        if problem:
+            load.ctx.problem(s.key("infrastructure"), infra, problem)
+
+
 AMI_ID = matches(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0123456789abcdef0")
 INSTANCE_TYPE = matches(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type such as m6i.large")
 PERCENT = matches(r"([1-9]|[1-9]\d)%", "a percentage below 100% such as 40%")
@@ -264,17 +278,8 @@ def _capi(
 
     aws = _capi_aws(load, s, active and infra == capi_objects.AWS)
     docker = _capi_docker(load, s)
-    # The other infrastructure's keys would be ignored: say so instead.
-    other = {capi_objects.AWS: "docker", capi_objects.DOCKER: "aws"}.get(infra)
-    if active and other and s.is_set(other):
-        load.ctx.problem(
-            s.key(other), s.raw(other), f"{other} only; cluster.capi.infrastructure is {infra}"
-        )
+    _infrastructure_problems(load, s, infra, active)
     s.close()
-    if active and infra == capi_objects.AWS:
-        problem = compat.contract_problem(capi_objects.CAPI_VERSION)
-        if problem:
-            load.ctx.problem(s.key("infrastructure"), infra, problem)
     if not active or mgmt_context is None:
         return None, infra
     view = _management_context(load, s, mgmt_path, mgmt_context)
