@@ -16,7 +16,6 @@ the same result by binding `object` to the pod template seen as a Pod.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .celenv import Activation, CelEvalError, Expression, LazyVariables
 from .request import TEMPLATE_PATHS, Obj, Request, match_resources, plural, pod_template
