@@ -12,12 +12,13 @@ The chart has two hook-only parts, and both are handled here instead:
 * the topology-injector MutatingWebhookConfiguration (a hook whose caBundle certgen
   patches): turned off, so the controller does not wait for a webhook that never exists.
 
-CRDs: the chart's `crds` subchart carries the Gateway API v1.6.1 standard-channel CRDs
-and the Envoy Gateway CRDs in its `crds/` directory. Chart v4 renders `crds/` and Pulumi
-owns every CRD like any other object, so a chart bump in the catalogue upgrades the CRDs
-too (plain `helm upgrade` never would). The subchart's "safe upgrades" admission policy is
-rendered through `lookup` + Helm ownership labels, which flaps under Chart v4 (rendered on
-one run, deleted on the next), so we render our own equivalent policy instead.
+CRDs: the chart's `crds` subchart carries the Gateway API v1.6.1 experimental-channel CRDs
+(the only channel gateway-helm v1.9.0 ships) and the Envoy Gateway CRDs in its `crds/`
+directory. Chart v4 renders `crds/` and Pulumi owns every CRD like any other object, so
+a chart bump in the catalogue upgrades the CRDs too (plain `helm upgrade` never would).
+The subchart's "safe upgrades" admission policy is rendered through `lookup` + Helm
+ownership labels, which flaps under Chart v4 (rendered on one run, deleted on the next),
+so we render our own equivalent policy instead.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ class EdgeGateway(pulumi.ComponentResource):
         return certs
 
     def _safe_upgrade_policy(self, child: pulumi.ResourceOptions) -> None:
-        """Refuse Gateway API CRDs from the experimental channel or an older bundle, so a
+        """Refuse Gateway API CRDs of another channel or an older bundle, so a
         second installer (another chart, Cilium) cannot silently swap the CRDs we pin."""
         name = "gateway-api-crds.k8s-platform.io"
         metadata: Any = {"name": name, "labels": kube.MANAGED_BY}

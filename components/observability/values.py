@@ -435,6 +435,22 @@ def _single_binary(
     }
 
 
+ALLOY_UID = 473
+ALLOY_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsUser": ALLOY_UID,
+    "runAsGroup": ALLOY_UID,
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+ALLOY_POD_SECURITY_CONTEXT: dict[str, Any] = {
+    "fsGroup": ALLOY_UID,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
 def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str]) -> dict[str, Any]:
     push = svc_url(f"{LOKI}-gateway", logging_namespace, 80, "/loki/api/v1/push")
     return {
@@ -450,7 +466,12 @@ def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str])
             "mounts": {"varlog": False, "dockercontainers": False},
             "enableReporting": False,
             "resources": kube.resources("50m", "128Mi", cpu_limit="500m", memory_limit="256Mi"),
+            # PSS restricted (logging enforces it). The image runs as root by default and
+            # ships the user alloy, UID/GID 473 (grafana.com/docs/alloy/latest/configure/
+            # nonroot); our pipeline needs no root: API log tailing, no host mounts.
+            "securityContext": ALLOY_SECURITY_CONTEXT,
         },
+        "global": {"podSecurityContext": ALLOY_POD_SECURITY_CONTEXT},
         "configReloader": {
             "resources": kube.resources("10m", "32Mi", cpu_limit="50m", memory_limit="64Mi")
         },

@@ -58,6 +58,7 @@ def cluster_policies(mode: str, require_ha: bool) -> list[dict[str, Any]]:
 
 
 CONTAINERS = ["containers", "=(initContainers)"]
+LONG_RUNNING_CONTROLLERS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"]
 
 
 def _validate(action: str, message: str, pattern: dict[str, Any]) -> dict[str, Any]:
@@ -126,8 +127,16 @@ def _requests_limits_policy(mode: str) -> dict[str, Any]:
 
 
 def _probes_policy(mode: str) -> dict[str, Any]:
-    """Long-running tenant containers declare probes."""
-    return _policy(
+    """Long-running tenant containers declare probes.
+
+    Written per kind, not left to autogen: Kyverno generates controller rules only when
+    no rule of the policy matches or excludes by selector (kyverno.io/docs/policy-types/
+    cluster-policy/autogen), and the Job exclusion below is a selector. Without the
+    explicit rule a Deployment without probes is admitted and only its Pods are refused.
+    """
+    probes = {"readinessProbe": {"periodSeconds": ">0"}, "livenessProbe": {"periodSeconds": ">0"}}
+    message = "readinessProbe and livenessProbe are required."
+    policy = _policy(
         "require-probes",
         "Require readiness and liveness probes",
         "Long-running tenant containers declare readiness and liveness probes.",
@@ -152,23 +161,20 @@ def _probes_policy(mode: str) -> dict[str, Any]:
                         }
                     ]
                 },
+                "validate": _validate(mode, message, {"spec": {"containers": [probes]}}),
+            },
+            {
+                "name": "require-probes-controllers",
+                "match": _tenant_match(LONG_RUNNING_CONTROLLERS),
                 "validate": _validate(
-                    mode,
-                    "readinessProbe and livenessProbe are required.",
-                    {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "readinessProbe": {"periodSeconds": ">0"},
-                                    "livenessProbe": {"periodSeconds": ">0"},
-                                }
-                            ]
-                        }
-                    },
+                    mode, message, {"spec": {"template": {"spec": {"containers": [probes]}}}}
                 ),
-            }
+            },
         ],
     )
+    # Say what the selector implies anyway: Kyverno adds no controller rules here.
+    policy["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"] = "none"
+    return policy
 
 
 def _privileged_policy(mode: str) -> dict[str, Any]:

@@ -98,6 +98,17 @@ def trivy_values(t: TrivySettings, service_monitors: bool) -> dict[str, Any]:
             "resources": kube.resources("100m", "128Mi", cpu_limit="500m", memory_limit="512Mi"),
         },
         "resources": kube.resources("50m", "128Mi", memory_limit="256Mi"),
+        # PSS restricted (trivy-system enforces it). The chart's container securityContext
+        # already drops ALL and forbids escalation; the pod needs runAsNonRoot and seccomp.
+        # UID 10000: the operator image's user (trivy-operator build/trivy-operator/
+        # Dockerfile `USER 10000`; the chart's own alternateReportStorage uses it too).
+        "podSecurityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10000,
+            "runAsGroup": 10000,
+            "fsGroup": 10000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "operator": {
             "scanJobsConcurrentLimit": t.concurrent_scans,
             # These two run the node-collector (hostPath on kubelet/etcd files), which
