@@ -335,9 +335,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
     if isinstance(secrets, dict):
         # Stand-ins whose setting an override removed would read as orphans.
         used = set(secret_refs({k: v for k, v in out.items() if k != "secrets"}))
-        out["secrets"] = {
-            k: v for k, v in secrets.items() if k in used or v != f"{STAND_IN}{k}"
-        }
+        out["secrets"] = {k: v for k, v in secrets.items() if k in used or v != f"{STAND_IN}{k}"}
     return out
 
 

@@ -221,9 +221,7 @@ def load_section(load: Loader, root: Section) -> SecuritySettings:
         doc="Render ServiceMonitors for cert-manager, Kyverno and trivy-operator (the "
         "platform alerts on certificates and CVEs read their metrics; docs/observability.md).",
     )
-    load.prod_requires(
-        s.key("serviceMonitors"), monitors, monitors, "the add-ons' ServiceMonitors"
-    )
+    load.prod_requires(s.key("serviceMonitors"), monitors, monitors, "the add-ons' ServiceMonitors")
     s.close()
     return SecuritySettings(
         tenants=tuple(tenants),
