@@ -7,6 +7,7 @@ from components.control_plane import HAControlPlane, HAControlPlaneArgs
 from components.control_plane import preflight as preflight_capa
 from components.edge import EdgeGateway, EdgeGatewayArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
+from components.observability.component import operator_crds
 from components.persistence import PersistenceLayer, PersistenceLayerArgs
 from components.persistence import preflight as preflight_s3
 from components.persistence.upgrade_hook import pre_upgrade_backups
@@ -27,12 +28,16 @@ cluster = HAControlPlane(
     HAControlPlaneArgs(settings=cfg.cluster, before_upgrade=pre_upgrade_backups(cfg.persistence)),
 )
 
+# Before SecurityBaseline: the add-ons' ServiceMonitors need these CRDs.
+monitoring_crds = operator_crds(cluster.provider, parent=cluster)
+
 security = SecurityBaseline(
     "security",
     SecurityBaselineArgs(
         settings=cfg.security,
         provider=cluster.provider,
         pod_security_version=cfg.cluster.kubernetes_minor,
+        monitoring_crds=(monitoring_crds,),
     ),
 )
 
@@ -63,6 +68,7 @@ observability = ObservabilityStack(
         control_plane_metrics=cluster.control_plane_metrics,
         object_store=persistence.object_store,
         backup_monitoring=persistence.backup_monitoring,
+        operator_crds=monitoring_crds,
     ),
 )
 

@@ -286,6 +286,9 @@ def stack_names() -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
+STAND_IN = "offline-stand-in-"
+
+
 def stack_config(stack: str) -> dict[str, Any]:
     """The project's config keys for `stack`: Pulumi.yaml defaults, then the stack file."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -299,7 +302,23 @@ def stack_config(stack: str) -> dict[str, Any]:
         namespace, _, name = key.partition(":")
         if namespace == PROJECT:
             raw[name] = value
+    stand_ins = {ref: f"{STAND_IN}{ref}" for ref in sorted(secret_refs(raw))}
+    raw["secrets"] = {**stand_ins, **(raw.get("secrets") or {})}
     return raw
+
+
+def secret_refs(node: Any, key: str = "") -> Iterator[str]:
+    """Names of `secrets` entries a config tree refers to (keys `secret` / `*Secret`).
+    The values live encrypted in the real stack (`pulumi config set --secret`); offline
+    evaluations get stand-ins, so a stack file that names its secrets still evaluates."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from secret_refs(v, str(k))
+    elif isinstance(node, list):
+        for item in node:
+            yield from secret_refs(item, key)
+    elif isinstance(node, str) and (key == "secret" or key.endswith("Secret")):
+        yield node
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,8 +331,16 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
             node = node.setdefault(part, {})
         if value is DELETE:
             node.pop(leaf, None)
+        elif path == "secrets" and isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            # Added to the stack's (stand-in) secrets, which its own settings still name.
+            node[leaf] = {**node[leaf], **copy.deepcopy(value)}
         else:
             node[leaf] = copy.deepcopy(value)
+    secrets = out.get("secrets")
+    if isinstance(secrets, dict):
+        # Stand-ins whose setting an override removed would read as orphans.
+        used = set(secret_refs({k: v for k, v in out.items() if k != "secrets"}))
+        out["secrets"] = {k: v for k, v in secrets.items() if k in used or v != f"{STAND_IN}{k}"}
     return out
 
 

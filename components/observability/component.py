@@ -72,6 +72,23 @@ class ObservabilityStackArgs:
     """PersistenceLayer's bucket for Loki; `observability.loki.objectStore` wins over it."""
     backup_monitoring: BackupMonitoring | None = None
     """How to scrape Velero and which backup alerts to load (from PersistenceLayer)."""
+    operator_crds: k8s.helm.v4.Chart | None = None
+    """The prometheus-operator CRDs chart (`operator_crds()`), installed before
+    SecurityBaseline so that the add-ons' ServiceMonitors find their CRD; else created here."""
+
+
+def operator_crds(provider: k8s.Provider, parent: pulumi.Resource) -> k8s.helm.v4.Chart:
+    """The prometheus-operator CRDs as their own chart, so a version bump upgrades them
+    (Helm never upgrades CRDs inside kube-prometheus-stack). Cluster-scoped only: the
+    release namespace is a name, not a dependency on the namespace object. `parent`: the
+    component that owns the cluster's APIs (the composition root passes the cluster)."""
+    return kube.helm_chart(
+        "prometheus-operator-crds",
+        chart("prometheus-operator-crds"),
+        ns.MONITORING,
+        {},
+        kube.child_opts(parent, provider),
+    )
 
 
 class ObservabilityStack(pulumi.ComponentResource):
@@ -96,7 +113,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         self._monitoring = monitoring
         self._logging = logging
 
-        crds = kube.helm_chart(
+        crds = args.operator_crds or kube.helm_chart(
             "prometheus-operator-crds",
             chart("prometheus-operator-crds"),
             monitoring,

@@ -255,6 +255,8 @@ def _alerting(load: Loader, parent: Section) -> AlertingSettings:
         doc="Name in `secrets` of a webhook URL that receives the always-firing Watchdog "
         "alert (e.g. a healthchecks.io ping URL); silence there means alerting is broken.",
     )
+    # A production stack that pages nobody is not production: every alert would go to `null`.
+    load.prod_requires(a.key("receivers"), bool(receivers), [], "at least one alert receiver")
     a.close()
     return AlertingSettings(replicas=replicas, receivers=tuple(receivers), dead_mans_switch=dms)
 

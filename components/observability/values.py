@@ -129,6 +129,29 @@ def _operator_webhooks(internal_issuer: pulumi.Input[str] | None) -> tuple[dict[
     return webhooks, operator_tls
 
 
+def _control_plane_scrapes(control_plane_metrics: bool) -> dict[str, Any]:
+    """Scrape, and alert on, only the control-plane components we can actually reach.
+    kube-proxy serves metrics on 127.0.0.1:10249 (its --metrics-bind-address default,
+    kube-proxy reference docs); kubeadm (prod) and kind (dev) keep that default, so its
+    target would read as down forever: not scraped, no kube-proxy alerts."""
+    return {
+        "defaultRules": {
+            "create": True,
+            "rules": {
+                "etcd": control_plane_metrics,
+                "kubeControllerManager": control_plane_metrics,
+                "kubeSchedulerAlerting": control_plane_metrics,
+                "kubeSchedulerRecording": control_plane_metrics,
+                "kubeProxy": False,
+            },
+        },
+        "kubeEtcd": {"enabled": control_plane_metrics},
+        "kubeScheduler": {"enabled": control_plane_metrics},
+        "kubeControllerManager": {"enabled": control_plane_metrics},
+        "kubeProxy": {"enabled": False},
+    }
+
+
 def kps_values(
     s: ObservabilitySettings,
     *,
@@ -150,20 +173,8 @@ def kps_values(
         "fullnameOverride": KPS,
         # CRDs come from the prometheus-operator-crds chart (upgraded by Pulumi).
         "crds": {"enabled": False},
-        "defaultRules": {
-            "create": True,
-            "rules": {
-                # Only alert on control-plane components we can actually scrape.
-                "etcd": control_plane_metrics,
-                "kubeControllerManager": control_plane_metrics,
-                "kubeSchedulerAlerting": control_plane_metrics,
-                "kubeSchedulerRecording": control_plane_metrics,
-            },
-        },
+        **_control_plane_scrapes(control_plane_metrics),
         "additionalPrometheusRulesMap": platform_rules(control_plane_metrics),
-        "kubeEtcd": {"enabled": control_plane_metrics},
-        "kubeScheduler": {"enabled": control_plane_metrics},
-        "kubeControllerManager": {"enabled": control_plane_metrics},
         "prometheusOperator": {
             "admissionWebhooks": webhooks,
             "tls": {"enabled": operator_tls},

@@ -120,8 +120,8 @@ class SecuritySettings:
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     trivy: TrivySettings = field(default_factory=TrivySettings)
-    service_monitors: bool = False
-    """Render the add-ons' ServiceMonitors (needs the prometheus-operator CRDs)."""
+    service_monitors: bool = True
+    """Render the add-ons' ServiceMonitors (after the prometheus-operator CRDs)."""
 
 
 def _group_list(section: Section, name: str, doc: str) -> tuple[str, ...]:
@@ -217,10 +217,11 @@ def load_section(load: Loader, root: Section) -> SecuritySettings:
     trivy = _trivy(s)
     monitors = s.boolean(
         "serviceMonitors",
-        False,
-        doc="Render ServiceMonitors for cert-manager, Kyverno and trivy-operator. Needs the "
-        "prometheus-operator CRDs before SecurityBaseline (see docs/security.md).",
+        True,
+        doc="Render ServiceMonitors for cert-manager, Kyverno and trivy-operator (the "
+        "platform alerts on certificates and CVEs read their metrics; docs/observability.md).",
     )
+    load.prod_requires(s.key("serviceMonitors"), monitors, monitors, "the add-ons' ServiceMonitors")
     s.close()
     return SecuritySettings(
         tenants=tuple(tenants),

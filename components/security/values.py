@@ -42,7 +42,9 @@ def cert_manager_values(tls: TlsSettings, service_monitors: bool) -> dict[str, A
         "startupapicheck": {"enabled": False},
         "prometheus": {
             "enabled": True,
-            "servicemonitor": {"enabled": service_monitors},
+            # honorLabels keeps the certificate's own `namespace` label (the default
+            # rewrites it to exported_namespace; chart values.yaml prometheus.servicemonitor).
+            "servicemonitor": {"enabled": service_monitors, "honorLabels": True},
         },
     }
     if tls.gateway_api:
