@@ -31,6 +31,7 @@ security = SecurityBaseline(
         settings=cfg.security,
         provider=cluster.provider,
         pod_security_version=cfg.cluster.kubernetes_minor,
+        network=cluster.network,
     ),
 )
 
@@ -43,6 +44,7 @@ persistence = PersistenceLayer(
         storage_namespace=security.namespaces[ns.STORAGE],
         etcd_backup_namespace=security.namespaces[ns.ETCD_BACKUP],
         etcd_snapshots=cluster.etcd_snapshots,
+        network=cluster.network,
     ),
 )
 
@@ -61,6 +63,7 @@ observability = ObservabilityStack(
         control_plane_metrics=cluster.control_plane_metrics,
         object_store=persistence.object_store,
         backup_monitoring=persistence.backup_monitoring,
+        network=cluster.network,
     ),
 )
 

@@ -94,6 +94,14 @@ def load(raw: Mapping[str, Any], stack: str, *, docs: list[FieldDoc] | None = No
     observability = observability_settings.load_section(load_, root, cluster_name=cluster.name)
     edge = edge_settings.load_section(load_, root)
     root.close()
+    if security.tenants and cluster.cni.name != "cilium":
+        # Tenant isolation rests on cluster-wide deny rules (CiliumClusterwideNetworkPolicy).
+        ctx.problem(
+            "cluster.cni.name",
+            cluster.cni.name,
+            "tenants need a CNI with cluster-wide deny rules (cilium); remove security.tenants "
+            "or run cilium",
+        )
 
     for i, key in enumerate(accept):
         if key not in load_.guards:

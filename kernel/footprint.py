@@ -27,6 +27,10 @@ import pulumi
 ASSUMED_NODES = {"dev": 4, "prod": 6}
 """DaemonSet multiplier: dev is kind (1 control plane + 3 workers); prod 3 + 3."""
 
+CHART_DAEMONSETS: dict[str, tuple[str, ...]] = {"cilium": ("", "envoy")}
+"""Values paths of a chart whose `resources` belong to a DaemonSet: Cilium's agent (the
+values' root) and its envoy proxy."""
+
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 _DAEMONSET_HINTS = ("daemonset", "nodeexporter", "node-exporter")
 
@@ -103,7 +107,7 @@ def from_values(
     chart: str, values: Mapping[str, Any], *, daemonsets: Iterable[str] = ()
 ) -> list[Workload]:
     """Every `resources.requests` block in `values` (see the module doc for the method)."""
-    forced = set(daemonsets)
+    forced = set(daemonsets) | set(CHART_DAEMONSETS.get(chart, ()))
     found: list[Workload] = []
 
     def walk(node: Mapping[str, Any], path: list[str], stack: list[Mapping[str, Any]]) -> None:

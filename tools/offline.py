@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +36,8 @@ from pulumi.runtime.sync_await import _sync_await
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "k8s-platform"
 FIXTURE_KUBECONFIG = ROOT / "tests" / "fixtures" / "kubeconfig.yaml"
+FIXTURE_SECRETS = ROOT / "tests" / "fixtures" / "secrets.yaml"
+"""Stand-in values for the secrets a stack file names (set with `--secret` in real use)."""
 CRDS_DIR = Path(os.environ.get("CRDS_DIR", ROOT.parent / "shared" / "reference" / "crds"))
 """CRD schemas to validate custom resources against (CI: ../shared/reference/crds)."""
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -294,7 +297,18 @@ def stack_config(stack: str) -> dict[str, Any]:
         namespace, _, name = key.partition(":")
         if namespace == PROJECT:
             raw[name] = value
-    return raw
+    return _with_stand_in_secrets(stack, raw)
+
+
+def _with_stand_in_secrets(stack: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Stand-ins for the secrets the config names but does not hold (a stack file only
+    names them; `pulumi config set --secret` holds the values)."""
+    stand_ins = (yaml.safe_load(FIXTURE_SECRETS.read_text()) or {}).get(stack) or {}
+    named = set(re.findall(r'"([a-z0-9-]+)"', json.dumps(config)))
+    secrets = config.get("secrets")
+    given: dict[str, Any] = secrets if isinstance(secrets, dict) else {}
+    extra = {k: v for k, v in stand_ins.items() if k in named and k not in given}
+    return {**config, "secrets": {**extra, **given}} if extra else config
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -343,6 +357,7 @@ def evaluate(
     `before_run` runs inside the evaluation's environment, just before the program.
     """
     config = apply_overrides(raw if raw is not None else stack_config(stack), overrides or {})
+    config = _with_stand_in_secrets(stack, config)
     monitor = RecordingMonitor(mocks or PlatformMocks())
     ROOT_RESOURCE.set(None)  # a fresh root Stack per evaluation, named after this stack
     pulumi_mocks.set_mocks(

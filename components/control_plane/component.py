@@ -18,9 +18,10 @@ import pulumi_random as random
 import yaml
 
 from components.control_plane import capi_objects as capi
+from components.control_plane import subnets
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import autoscaler_values, cilium_values
-from kernel import kube
+from kernel import kube, network
 from kernel.catalogue import chart
 from kernel.contracts import HookFactory, LateBound
 
@@ -48,16 +49,26 @@ class HAControlPlane(pulumi.ComponentResource):
     """True when etcd, scheduler and controller-manager metrics are reachable."""
     etcd_snapshots: bool
     """True when etcd runs on control-plane nodes we control (stacked etcd, capi mode)."""
+    network: network.Network
+    """The CNI that enforces every component's policies (and its install, to wait for)."""
 
     def __init__(
         self, name: str, args: HAControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         s = args.settings
+        self._cni: pulumi.Resource | None = None
         if s.mode == EXISTING:
             self._existing(s)
+            if s.cni.install:
+                self._cni = self._cilium(s)
         else:
             self._capi(s, args.before_upgrade)
+        self.network = network.Network(
+            cni=s.cni.name,
+            node_cidrs=s.cni.node_cidrs,
+            ready=(self._cni,) if self._cni is not None else (),
+        )
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -91,6 +102,16 @@ class HAControlPlane(pulumi.ComponentResource):
         # kind and most managed clusters bind these to 127.0.0.1 (or hide them).
         self.control_plane_metrics = False
         self.etcd_snapshots = False
+
+    def _cilium(self, s: ClusterSettings) -> k8s.helm.v4.Chart:
+        """The same Cilium in every stack; dev only sized for a laptop."""
+        return kube.helm_chart(
+            "cilium",
+            chart("cilium"),
+            "kube-system",
+            cilium_values(s.cni),
+            kube.child_opts(self, self.provider),
+        )
 
     # ---- capi mode ---------------------------------------------------------------------
 
@@ -237,9 +258,7 @@ class HAControlPlane(pulumi.ComponentResource):
     ) -> pulumi.Resource:
         """CNI (+ AWS CCM) on the workload cluster; the autoscaler next to CAPI."""
         on_workload = kube.child_opts(self, self.provider)
-        cni = kube.helm_chart(
-            "cilium", chart("cilium"), "kube-system", cilium_values(c), on_workload
-        )
+        cni = self._cni = self._cilium(s)
         if c.aws is not None:
             kube.helm_chart(
                 "aws-cloud-controller-manager",
@@ -319,7 +338,7 @@ def _infra_spec(c: CapiSettings) -> dict[str, Any]:
         return capi.aws_cluster_spec(
             region=aws.region,
             ssh_key_name=aws.ssh_key_name,
-            zones=aws.availability_zones,
+            network=subnets.network_spec(aws.vpc_cidr, aws.availability_zones, aws.subnets),
             api_cidrs=aws.ingress_cidrs,
             bastion=aws.bastion,
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from components.control_plane import capi_objects
-from kernel import kubeconfig
+from components.control_plane import capi_objects, subnets
+from kernel import kubeconfig, network
 from kernel.config import DNS_LABEL, K8S_VERSION, MISSING, ByProfile, Section, cidr, matches
 from kernel.loader import Loader
 
@@ -36,6 +36,9 @@ class CapiAwsSettings:
     management_egress_cidrs: tuple[str, ...]
     bastion: bool
     preflight: bool
+    vpc_cidr: str = subnets.VPC_DEFAULT
+    subnets: tuple[subnets.ZoneSubnets, ...] = ()
+    """One private + one public subnet per zone: the one source of node addresses."""
 
     @property
     def ingress_cidrs(self) -> tuple[str, ...]:
@@ -62,7 +65,6 @@ class CapiSettings:
     workers_max_per_zone: int
     max_unhealthy_workers: str
     autoscaler_replicas: int
-    cilium_operator_replicas: int
     pods_cidr: str
     services_cidr: str
     aws: CapiAwsSettings | None = None
@@ -76,12 +78,26 @@ class CapiSettings:
 
 
 @dataclass(frozen=True)
+class CniSettings:
+    name: str = network.CILIUM
+    """The CNI that enforces the policies: `cilium`, or `other` (existing mode only)."""
+    install: bool = True
+    """This program installs it (Cilium): always in capi mode, by default in dev."""
+    operator_replicas: int = 1
+    node_cidrs: tuple[str, ...] = ()
+    """`other` only: node / API server addresses for ipBlock rules."""
+    small: bool = True
+    """Laptop-sized requests (dev profile); the values are otherwise the same."""
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     name: str
     mode: str
     kubernetes_version: str
     existing: ExistingClusterSettings | None = None
     capi: CapiSettings | None = None
+    cni: CniSettings = field(default_factory=CniSettings)
 
     @property
     def kubernetes_minor(self) -> str:
@@ -148,7 +164,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
                 load.ctx.problem(
                     s.key(key), value, "existing mode only; capi mode uses cluster.capi.management*"
                 )
-    capi = _capi(load, s, name or stack, mode == CAPI)
+    capi, cni = _capi(load, s, name or stack, mode == CAPI), _cni(load, s, mode)
     if mode == EXISTING:
         try:
             view = kubeconfig.read(path, context)
@@ -168,9 +184,51 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
                 minified_kubeconfig=view.minified,
             )
     s.close()
-    return ClusterSettings(
-        name=name or stack, mode=mode, kubernetes_version=version, existing=existing, capi=capi
+    return ClusterSettings(name=name or stack, mode=mode, kubernetes_version=version,
+                           existing=existing, capi=capi, cni=cni)  # fmt: skip
+
+
+def _cni(load: Loader, cluster: Section, mode: str) -> CniSettings:
+    """The CNI the policies are written for; combinations it cannot enforce are refused."""
+    s = cluster.section("cni", doc="The pod network (CNI) that enforces the network policies.")
+    name = s.string(
+        "name",
+        network.CILIUM,
+        doc="`cilium` (installed by this program, or already on an existing cluster) or "
+        "`other` (existing mode: plain NetworkPolicy with `nodeCidrs`; no tenants).",
+        choices=network.CNIS,
     )
+    install = s.boolean(
+        "install",
+        ByProfile(dev=True, prod=mode == CAPI),
+        doc="Install Cilium with this program (capi mode always does; dev's kind cluster "
+        "has its default CNI disabled for it).",
+    )
+    replicas = load.replicas(
+        s, "operatorReplicas", ByProfile(1, 2), doc="Cilium operator replicas.", maximum=3
+    )
+    nodes = s.strings(
+        "nodeCidrs",
+        doc="`other` only: CIDRs of the nodes and API server endpoints (ipBlock rules).",
+        check=cidr,
+    )
+    s.close()
+    if name == network.OTHER and (install or mode == CAPI):
+        load.ctx.problem(
+            s.key("name"),
+            name,
+            "this program installs only cilium; `other` needs existing mode and install: false",
+        )
+    if name == network.OTHER and not nodes:
+        load.ctx.problem(
+            s.key("nodeCidrs"), [], "required with `other`: the node addresses for ipBlock rules"
+        )
+    if name == network.CILIUM and nodes:
+        load.ctx.problem(
+            s.key("nodeCidrs"), list(nodes), "cilium policies use entities, not node CIDRs"
+        )
+    return CniSettings(name=name, install=bool(install), operator_replicas=replicas,
+                       node_cidrs=nodes, small=not load.prod)  # fmt: skip
 
 
 AWS_REGION = matches(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
@@ -218,9 +276,6 @@ def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettin
         doc="cluster-autoscaler replicas (leader election + PDB when > 1).",
         maximum=3,
     )
-    cilium_ops = load.replicas(
-        s, "ciliumOperatorReplicas", ByProfile(1, 2), doc="Cilium operator replicas.", maximum=3
-    )
     pods = s.string("podsCidr", "192.168.0.0/16", doc="Pod network CIDR.", check=cidr)
     services = s.string("servicesCidr", "10.96.0.0/12", doc="Service CIDR.", check=cidr)
 
@@ -245,7 +300,6 @@ def _capi(load: Loader, cluster: Section, name: str, active: bool) -> CapiSettin
         workers_max_per_zone=w_max,
         max_unhealthy_workers=max_unhealthy,
         autoscaler_replicas=autoscaler,
-        cilium_operator_replicas=cilium_ops,
         pods_cidr=pods,
         services_cidr=services,
         aws=aws if infra == capi_objects.AWS else None,
@@ -369,6 +423,7 @@ def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | No
             "required: CAPI on the management cluster must reach the workload API",
         )
     bastion = a.boolean("bastion", False, doc="CAPA bastion host (off: use SSM).")
+    vpc, layout = _vpc(load, a, zones)
     preflight = a.boolean(
         "preflight",
         True,
@@ -387,7 +442,36 @@ def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | No
         management_egress_cidrs=egress,
         bastion=bastion,
         preflight=preflight,
+        vpc_cidr=vpc,
+        subnets=layout,
     )
+
+
+def _vpc(
+    load: Loader, a: Section, zones: tuple[str, ...]
+) -> tuple[str, tuple[subnets.ZoneSubnets, ...]]:
+    """`cluster.capi.aws.network`: the VPC and its subnets, stated once."""
+    n = a.section("network", doc="The VPC layout CAPA builds (AWSCluster spec.network).")
+    vpc = n.string("vpcCidr", subnets.VPC_DEFAULT, doc="VPC CIDR.", check=cidr)
+    layout: list[subnets.ZoneSubnets] = []
+    for z in n.items(
+        "subnets",
+        doc="One entry per availability zone: {zone, private, public} CIDRs inside the VPC. "
+        "Default: CAPA's own split of the VPC (private /18s, public /20s for a /16).",
+    ):
+        zone = z.string("zone", doc="Availability zone.")
+        private = z.string("private", doc="Private subnet (the machines).", check=cidr)
+        public = z.string("public", doc="Public subnet (NAT, API load balancer).", check=cidr)
+        if zone and private and public:
+            layout.append(subnets.ZoneSubnets(zone, private, public))
+    n.close()
+    if not vpc or cidr(vpc) is not None or not zones:
+        return subnets.VPC_DEFAULT, ()
+    if not layout:
+        return vpc, subnets.capa_default(vpc, zones)
+    for problem in subnets.problems(vpc, zones, tuple(layout)):
+        load.ctx.problem(n.key("subnets"), [s.zone for s in layout], problem)
+    return vpc, tuple(layout)
 
 
 def _capi_docker(load: Loader, capi: Section) -> CapiDockerSettings:
