@@ -38,6 +38,7 @@ security = SecurityBaseline(
         provider=cluster.provider,
         pod_security_version=cfg.cluster.kubernetes_minor,
         monitoring_crds=(monitoring_crds,),
+        network=cluster.network,
     ),
 )
 
@@ -50,6 +51,7 @@ persistence = PersistenceLayer(
         storage_namespace=security.namespaces[ns.STORAGE],
         etcd_backup_namespace=security.namespaces[ns.ETCD_BACKUP],
         etcd_snapshots=cluster.etcd_snapshots,
+        network=cluster.network,
     ),
 )
 
@@ -69,6 +71,7 @@ observability = ObservabilityStack(
         object_store=persistence.object_store,
         backup_monitoring=persistence.backup_monitoring,
         operator_crds=monitoring_crds,
+        network=cluster.network,
     ),
 )
 

@@ -123,15 +123,7 @@ def load(
     edge = edge_settings.load_section(load_, root)
     root.close()
     _check_kubernetes_version(ctx, cluster, security, persistence, edge)
-    for key, value in (foreign or {}).items():
-        ctx.problem(key, value, _foreign_hint(key))
-    load_.prod_requires(
-        state_backend.ACCEPT_KEY,
-        not state_backend.is_local(backend),
-        backend,
-        "a shared state backend (Pulumi Cloud or an object store, see `pulumi login`), "
-        "not a local file backend",
-    )
+    _check_across_sections(load_, cluster, security, foreign or {}, backend)
 
     for i, key in enumerate(accept):
         if key not in load_.guards:
@@ -157,6 +149,33 @@ def load(
         observability=observability,
         edge=edge,
     )
+
+
+def _check_across_sections(
+    load_: Loader,
+    cluster: ClusterSettings,
+    security: SecuritySettings,
+    foreign: Mapping[str, Any],
+    backend: str | None,
+) -> None:
+    """Rules that span sections or concern the stack itself rather than one component."""
+    for key, value in foreign.items():
+        load_.ctx.problem(key, value, _foreign_hint(key))
+    load_.prod_requires(
+        state_backend.ACCEPT_KEY,
+        not state_backend.is_local(backend),
+        backend,
+        "a shared state backend (Pulumi Cloud or an object store, see `pulumi login`), "
+        "not a local file backend",
+    )
+    if security.tenants and cluster.cni.name != "cilium":
+        # Tenant isolation rests on cluster-wide deny rules (CiliumClusterwideNetworkPolicy).
+        load_.ctx.problem(
+            "cluster.cni.name",
+            cluster.cni.name,
+            "tenants need a CNI with cluster-wide deny rules (cilium); remove security.tenants "
+            "or run cilium",
+        )
 
 
 def _check_kubernetes_version(

@@ -124,8 +124,17 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"security.admission.mode": "Warn"}, "security.admission.mode", "dev"),
     ({"security.admission.mode": "Audit"}, "security.admission.mode", "prod"),
     ({"security.admission.replicas": 2}, "security.admission.replicas", "prod"),
-    ({"security.apiServerCidrs": ["0.0.0.0/0"]}, "security.apiServerCidrs", "prod"),
-    ({"security.apiServerCidrs": ["not-a-cidr"]}, "security.apiServerCidrs[0]", "dev"),
+    ({"cluster.cni.nodeCidrs": ["not-a-cidr"]}, "cluster.cni.nodeCidrs[0]", "dev"),
+    ({"cluster.cni.name": "flannel"}, "cluster.cni.name", "dev"),
+    (
+        {
+            "cluster.capi.aws.network.subnets": [
+                {"zone": "eu-west-1a", "private": "10.1.0.0/18", "public": "10.0.0.0/20"}
+            ]
+        },
+        "cluster.capi.aws.network.subnets",
+        "prod",
+    ),
     ({"security.tls.issuer": "vault"}, "security.tls.issuer", "dev"),
     ({"security.tls.acme.email": "platform-team"}, "security.tls.acme.email", "prod"),
     ({"security.trivy.scannerDigest": "latest"}, "security.trivy.scannerDigest", "dev"),

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from components.control_plane import capi_objects
-from components.control_plane.component import version_wait
+from components.control_plane.capi_objects import version_wait
 from kernel import compat
 from kernel.catalogue import CHARTS
 from settings import SettingsError, load

@@ -240,10 +240,11 @@ def test_gateway_may_reach_grafana_and_monitoring_admits_it(prod: Evaluation) ->
 
 
 def test_the_controller_may_reach_the_api_server(prod: Evaluation) -> None:
-    # SecurityBaseline's allow for the gateway namespace, limited to the API server CIDRs.
+    # SecurityBaseline's allow for the gateway namespace: the kube-apiserver entity.
     p = prod.named("gateway-allow-api-server-egress").inputs
-    assert {port["port"] for port in p["spec"]["egress"][0]["ports"]} == {443, 6443}
-    assert all("ipBlock" in peer for peer in p["spec"]["egress"][0]["to"])
+    rule = p["spec"]["egress"][0]
+    assert {port["port"] for port in rule["toPorts"][0]["ports"]} == {"443", "6443"}
+    assert rule["toEntities"] == ["kube-apiserver"]
 
 
 # ---- settings -----------------------------------------------------------------------

@@ -303,11 +303,13 @@ def test_loki_object_store_keys_come_from_a_secret_through_env_expansion(
     assert loki["singleBinary"]["extraEnvFrom"] == [{"secretRef": {"name": "loki-object-store"}}]
     egress = next(
         r
-        for r in prod_creds.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        for r in prod_creds.of_type("kubernetes:cilium.io/v2:CiliumNetworkPolicy")
         if r.k8s_name == "loki-object-store"
     )
-    ports = {p["port"] for p in egress.inputs["spec"]["egress"][0]["ports"]}
-    assert ports == {443, 9000}
+    # The named endpoint on its own port (toFQDNs, fed by the DNS rule before it).
+    rule = egress.inputs["spec"]["egress"][1]
+    assert rule["toFQDNs"] == [{"matchName": "s3.lab.example"}]
+    assert rule["toPorts"][0]["ports"] == [{"port": "9000", "protocol": "TCP"}]
 
 
 def test_loki_replication_factor_above_replicas_is_rejected() -> None:
@@ -454,32 +456,31 @@ def test_dev_requests_fit_a_laptop_share(dev: Evaluation) -> None:
 
 
 def test_network_policies_open_what_the_addons_need(prod_creds: Evaluation) -> None:
+    """Pod to pod: NetworkPolicy. Nodes, the API server and the outside: Cilium entities
+    and names (the flow contract, tests/test_contract_flows.py, checks the flows)."""
     policies = {
         r.k8s_name: r for r in prod_creds.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     }
-    for name in (
-        "prometheus-scrape",
-        "prometheus-scrape-hosts",
-        "alertmanager-receivers",
-        "grafana-to-loki",
-        "loki-gateway-from-grafana",
-        "alloy-apiserver",
-        "loki-object-store",
-    ):
-        assert name in policies, name
-    hosts = policies["prometheus-scrape-hosts"].inputs["spec"]["egress"][0]
-    assert {"ipBlock": {"cidr": "0.0.0.0/0"}} in hosts["to"]
-    assert {"protocol": "TCP", "port": 9100} in hosts["ports"]
-    am_ports = {
-        p["port"] for p in policies["alertmanager-receivers"].inputs["spec"]["egress"][0]["ports"]
+    cnps = {
+        r.k8s_name: r for r in prod_creds.of_type("kubernetes:cilium.io/v2:CiliumNetworkPolicy")
     }
-    assert am_ports == {443, 587}
+    assert {"prometheus-scrape", "grafana-to-loki", "loki-gateway-from-grafana"} <= set(policies)
+    assert {"prometheus-scrape-nodes", "alertmanager-receivers", "loki-object-store"} <= set(cnps)
+    assert "gateway-to-ui" not in policies and "apiserver-egress" not in policies
+    hosts = cnps["prometheus-scrape-nodes"].inputs["spec"]["egress"][0]
+    assert hosts["toEntities"] == ["host", "remote-node"]
+    assert {"port": "9100", "protocol": "TCP"} in hosts["toPorts"][0]["ports"]
+    am = cnps["alertmanager-receivers"].inputs["spec"]["egress"][0]
+    assert am["toEntities"] == ["world"]
+    assert {p["port"] for p in am["toPorts"][0]["ports"]} == {"443", "587"}
 
 
 def test_own_kubernetes_objects_validate_against_the_schema(prod_creds: Evaluation) -> None:
     for r in prod_creds.k8s_objects():
         owner = prod_creds.component_of(r)
-        builtin = not r.type.startswith("kubernetes:monitoring.coreos.com/")  # CRs: validate_crs
+        builtin = not r.type.startswith(  # CRs: validate_crs
+            ("kubernetes:monitoring.coreos.com/", "kubernetes:cilium.io/")
+        )
         if builtin and owner and owner.type == "k8splatform:observability:ObservabilityStack":
             doc = yaml.safe_load(yaml.safe_dump(manifest(r)))
             kubernetes_validate.validate(doc, "1.35", strict=True)

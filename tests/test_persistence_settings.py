@@ -74,12 +74,12 @@ def test_prod_needs_a_bucket() -> None:
 
 
 def test_prod_may_not_keep_backups_inside_the_cluster_without_accepting_it() -> None:
-    found = problems("prod", {f"{OS}.mode": "embedded"})
+    embedded = {f"{OS}.mode": "embedded", f"{OS}.credentialsSecret": DELETE,
+                "secrets.velero-s3": DELETE}  # fmt: skip
+    found = problems("prod", embedded)
     assert "acceptRisks" in found[f"{OS}.mode"]
     ok = load(
-        apply_overrides(
-            stack_config("prod"), {f"{OS}.mode": "embedded", "acceptRisks": [f"{OS}.mode"]}
-        ),
+        apply_overrides(stack_config("prod"), {**embedded, "acceptRisks": [f"{OS}.mode"]}),
         "prod",
     )
     assert ok.persistence.backups.object_store.mode == "embedded"
@@ -118,12 +118,20 @@ def test_credentials_secret_loads_as_a_secret() -> None:
     s = load(
         apply_overrides(
             stack_config("prod"),
-            {"secrets": {"velero-s3": INI}, f"{OS}.credentialsSecret": "velero-s3"},
+            {"secrets.velero-s3": INI, f"{OS}.credentialsSecret": "velero-s3"},
         ),
         "prod",
     )
     creds = s.persistence.backups.object_store.credentials
     assert creds is not None and "very-secret" not in repr(creds)
+
+
+def test_prod_velero_needs_keys_or_a_role_unless_the_instance_profile_is_accepted() -> None:
+    """No keys and no role: the instance profile through IMDS (the old prod default)."""
+    no_keys = {f"{OS}.credentialsSecret": DELETE, "secrets.velero-s3": DELETE}
+    assert "acceptRisks" in problems("prod", no_keys)[f"{OS}.credentialsSecret"]
+    accepted = {**no_keys, "acceptRisks": [f"{OS}.credentialsSecret"]}
+    assert load(apply_overrides(stack_config("prod"), accepted), "prod")
 
 
 def test_external_only_keys_are_rejected_in_embedded_mode() -> None:

@@ -179,7 +179,6 @@ def test_the_hook_as_wired_needs_no_control_plane_output(
 ) -> None:
     """The composition root's hook, for the prod cluster, run with nothing of the
     control plane resolved: it reads <cluster>-kubeconfig from the management API itself."""
-    from components.control_plane.component import workload_access
     from components.persistence import upgrade_hook
     from settings import load
     from tools.offline import FIXTURE_KUBECONFIG, stack_config
@@ -195,7 +194,7 @@ def test_the_hook_as_wired_needs_no_control_plane_output(
     monkeypatch.setattr(upgrade_hook, "KubeApi", FakeClusters)
     monkeypatch.setattr(FakeClusters, "calls", [])
     cfg = load(stack_config("prod"), "prod")
-    access = workload_access(cfg.cluster)
+    access = cfg.cluster.workload_access()
     # Only plain values cross into the hook: nothing a Pulumi update resolves later.
     assert all(isinstance(v, str | None) for v in vars(access).values()), access
     (factory,) = upgrade_hook.pre_upgrade_backups(cfg.persistence)

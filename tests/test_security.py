@@ -116,32 +116,42 @@ def test_prometheus_may_scrape_every_namespace_but_its_own_needs_no_rule(
         } in peers, ns.k8s_name
 
 
-def test_operators_reach_the_api_server_only_through_the_configured_cidrs(
-    prod: Evaluation,
-) -> None:
-    egress = [r for r in prod.of_type(NETPOL) if r.k8s_name == "allow-api-server-egress"]
+CNP = "kubernetes:cilium.io/v2:CiliumNetworkPolicy"
+
+
+def test_operators_reach_the_api_server_as_the_kube_apiserver_entity(prod: Evaluation) -> None:
+    """Cilium never matches an ipBlock against the API server (layer3.rst "Selecting
+    nodes with CIDR / ipBlock"): the allow names the entity."""
+    egress = [r for r in prod.of_type(CNP) if r.k8s_name == "allow-api-server-egress"]
     namespaces = {r.namespace for r in egress}
     assert {"cert-manager", "kyverno", "trivy-system", "monitoring"} <= namespaces
     assert "node-exporter" not in namespaces and "payments" not in namespaces
     for r in egress:
         rule = r.inputs["spec"]["egress"][0]
-        assert [p["ipBlock"]["cidr"] for p in rule["to"]] == [
-            "10.0.0.0/22",
-            "10.0.4.0/22",
-            "10.0.8.0/22",
-        ]
-        assert {p["port"] for p in rule["ports"]} == {443, 6443}
+        assert rule["toEntities"] == ["kube-apiserver"]
+        assert {p["port"] for p in rule["toPorts"][0]["ports"]} == {"443", "6443"}
+    assert not [r for r in prod.of_type(NETPOL) if r.k8s_name == "allow-api-server-egress"]
 
 
 def test_webhooks_accept_calls_from_the_api_server(stack: Evaluation) -> None:
     webhook = {
         r.namespace: r.inputs["spec"]["ingress"][0]
-        for r in stack.of_type(NETPOL)
+        for r in stack.of_type(CNP)
         if r.k8s_name == "allow-api-server-webhook"
     }
-    assert webhook["cert-manager"]["ports"] == [{"protocol": "TCP", "port": 10250}]
-    assert webhook["kyverno"]["ports"] == [{"protocol": "TCP", "port": 9443}]
-    assert all("ipBlock" in p for rule in webhook.values() for p in rule["from"])
+    assert webhook["cert-manager"]["toPorts"][0]["ports"] == [{"port": "10250", "protocol": "TCP"}]
+    assert webhook["kyverno"]["toPorts"][0]["ports"] == [{"port": "9443", "protocol": "TCP"}]
+    assert all(rule["fromEntities"] == ["kube-apiserver"] for rule in webhook.values())
+
+
+def test_no_ipblock_reaches_nodes_or_the_api_server(stack: Evaluation) -> None:
+    """Only outside addresses remain in ipBlocks (Cilium matches nothing else with them)."""
+    for r in stack.of_type(NETPOL):
+        spec = r.inputs["spec"]
+        for rule in spec.get("egress", []) + spec.get("ingress", []):
+            for peer in rule.get("to", []) + rule.get("from", []):
+                if "ipBlock" in peer:
+                    assert peer["ipBlock"]["cidr"] == "0.0.0.0/0", r.urn
 
 
 # ---- tenants and RBAC ------------------------------------------------------------------------
@@ -174,12 +184,13 @@ def test_ci_deployer_cannot_read_secrets_or_grant_itself_more(stack: Evaluation)
         assert not verbs & {"escalate", "bind", "impersonate"}
 
 
-def test_groups_bind_to_builtin_roles(prod: Evaluation) -> None:
+def test_groups_bind_to_the_tenant_developer_role_and_builtin_view(prod: Evaluation) -> None:
     bindings = {
         (r.namespace, r.inputs["roleRef"]["name"]): [s["name"] for s in r.inputs["subjects"]]
         for r in prod.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
     }
-    assert bindings[("payments", "edit")] == ["oidc:team-payments"]
+    assert bindings[("payments", "k8s-platform:tenant-developer")] == ["oidc:team-payments"]
+    assert not [k for k in bindings if k[1] in ("edit", "admin")]
     assert bindings[("payments", "view")] == ["oidc:payments-support"]
     cluster = {
         r.inputs["roleRef"]["name"]: [s["name"] for s in r.inputs["subjects"]]
@@ -350,10 +361,11 @@ def test_prod_cannot_drop_to_audit_or_one_replica_without_accepting_the_risk() -
     assert load(accepted, "prod").security.admission.mode == "Audit"
 
 
-def test_prod_rejects_an_open_api_server_cidr() -> None:
-    assert problems("prod", {"security.apiServerCidrs": ["0.0.0.0/0"]}) == [
-        "security.apiServerCidrs"
-    ]
+def test_tenants_need_a_cni_with_cluster_wide_deny_rules() -> None:
+    keys = problems(
+        "dev", {"cluster.cni": {"name": "other", "install": False, "nodeCidrs": ["172.18.0.0/16"]}}
+    )
+    assert keys == ["cluster.cni.name"]
 
 
 def test_acme_needs_an_email_and_http01_needs_gateway_api() -> None:

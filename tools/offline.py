@@ -35,6 +35,8 @@ from pulumi.runtime.sync_await import _sync_await
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "k8s-platform"
 FIXTURE_KUBECONFIG = ROOT / "tests" / "fixtures" / "kubeconfig.yaml"
+FIXTURE_SECRETS = ROOT / "tests" / "fixtures" / "secrets.yaml"
+"""Stand-in values for the secrets a stack file names (set with `--secret` in real use)."""
 CRDS_DIR = Path(os.environ.get("CRDS_DIR", ROOT.parent / "shared" / "reference" / "crds"))
 """CRD schemas to validate custom resources against (CI: ../shared/reference/crds)."""
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -302,9 +304,16 @@ def stack_config(stack: str) -> dict[str, Any]:
         namespace, _, name = key.partition(":")
         if namespace == PROJECT:
             raw[name] = value
-    stand_ins = {ref: f"{STAND_IN}{ref}" for ref in sorted(secret_refs(raw))}
+    stand_ins = {ref: stand_in(ref) for ref in sorted(secret_refs(raw))}
     raw["secrets"] = {**stand_ins, **(raw.get("secrets") or {})}
     return raw
+
+
+def stand_in(name: str) -> str:
+    """The offline value of secret `name`: a shaped one where its setting parses the value
+    (tests/fixtures/secrets.yaml, e.g. an AWS credentials file), else a marker string."""
+    shaped = yaml.safe_load(FIXTURE_SECRETS.read_text()) or {}
+    return str(shaped.get(name, f"{STAND_IN}{name}"))
 
 
 def secret_refs(node: Any, key: str = "") -> Iterator[str]:
@@ -340,7 +349,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
     if isinstance(secrets, dict):
         # Stand-ins whose setting an override removed would read as orphans.
         used = set(secret_refs({k: v for k, v in out.items() if k != "secrets"}))
-        out["secrets"] = {k: v for k, v in secrets.items() if k in used or v != f"{STAND_IN}{k}"}
+        out["secrets"] = {k: v for k, v in secrets.items() if k in used or v != stand_in(k)}
     return out
 
 

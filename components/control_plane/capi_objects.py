@@ -139,11 +139,41 @@ def audit_policy() -> str:
 # ---- infrastructure ----------------------------------------------------------------
 
 
+def _rule(description: str, protocol: str, from_port: int, to_port: int) -> dict[str, Any]:
+    return {"description": description, "protocol": protocol, "fromPort": from_port,
+            "toPort": to_port}  # fmt: skip
+
+
+# Cilium's ports between nodes (cilium Documentation/operations/system_requirements.rst
+# "Firewall Rules": VXLAN 8472/udp, health 4240/tcp and ICMP echo among all nodes) and the
+# ports Prometheus/metrics-server scrape on other nodes. CAPA adds each cniIngressRule to
+# the control-plane and node security groups with those two groups as the only sources
+# (pkg/cloud/services/securitygroup/securitygroups.go); unset, it opens Calico's ports.
+CNI_INGRESS_RULES = (
+    _rule("Cilium VXLAN overlay", "udp", 8472, 8472),
+    _rule("Cilium health checks", "tcp", 4240, 4240),
+    _rule("Cilium health checks (ICMP echo)", "icmp", 8, 0),
+    _rule("node-exporter scraped by Prometheus", "tcp", 9100, 9100),
+    _rule("kubelet (Prometheus, metrics-server; CAPA opens it on workers only)", "tcp",
+          10250, 10250),
+)  # fmt: skip
+# Control-plane metrics Prometheus scrapes from a worker: etcd 2381, controller-manager
+# 10257, scheduler 10259 (the KubeadmControlPlane binds them beyond 127.0.0.1).
+CONTROL_PLANE_METRICS_RULES = tuple(
+    {**_rule(what, "tcp", port, port), "sourceSecurityGroupRoles": ["controlplane", "node"]}
+    for what, port in (
+        ("etcd metrics", 2381),
+        ("kube-controller-manager metrics", 10257),
+        ("kube-scheduler metrics", 10259),
+    )
+)
+
+
 def aws_cluster_spec(
     *,
     region: str,
     ssh_key_name: str,
-    zones: tuple[str, ...],
+    network: dict[str, Any],
     api_cidrs: tuple[str, ...],
     bastion: bool,
 ) -> dict[str, Any]:
@@ -151,11 +181,9 @@ def aws_cluster_spec(
         "region": region,
         "sshKeyName": ssh_key_name,
         "network": {
-            "vpc": {
-                "cidrBlock": "10.0.0.0/16",
-                "availabilityZoneUsageLimit": len(zones),
-                "availabilityZoneSelection": "Ordered",
-            },
+            **network,
+            "cni": {"cniIngressRules": list(CNI_INGRESS_RULES)},
+            "additionalControlPlaneIngressRules": list(CONTROL_PLANE_METRICS_RULES),
         },
         "controlPlaneLoadBalancer": {
             "loadBalancerType": "nlb",
@@ -424,3 +452,13 @@ def cluster_spec(
         "controlPlaneRef": ref(CONTROL_PLANE_API, "KubeadmControlPlane", f"{name}-control-plane"),
         "infrastructureRef": ref(INFRA_API, infra_kind, name),
     }
+
+
+def version_wait(version: str) -> str:
+    """`pulumi.com/waitFor` JSONPath (RFC 9535) that holds once every control-plane machine
+    runs `version`: the entry of `status.versions` (CAPI v1.14; `status.version` is
+    deprecated) for it holds all `status.replicas`. During a rollout the list has one entry
+    per version, and the provider compares only the first value a path selects, so "the
+    target is listed" would end the wait early."""
+    sel = f"?@.version == '{version}' && @.replicas == $.status.replicas"
+    return f"jsonpath={{.status.versions[{sel}].version}}={version}"

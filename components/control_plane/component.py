@@ -18,11 +18,12 @@ import pulumi_random as random
 import yaml
 
 from components.control_plane import capi_objects as capi
+from components.control_plane import subnets
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import autoscaler_values, cilium_values
-from kernel import compat, kube
+from kernel import compat, kube, network
 from kernel.catalogue import chart
-from kernel.contracts import HookFactory, WorkloadAccess
+from kernel.contracts import HookFactory
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 
@@ -48,16 +49,26 @@ class HAControlPlane(pulumi.ComponentResource):
     """True when etcd, scheduler and controller-manager metrics are reachable."""
     etcd_snapshots: bool
     """True when etcd runs on control-plane nodes we control (stacked etcd, capi mode)."""
+    network: network.Network
+    """The CNI that enforces every component's policies (and its install, to wait for)."""
 
     def __init__(
         self, name: str, args: HAControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         s = args.settings
+        self._cni: pulumi.Resource | None = None
         if s.mode == EXISTING:
             self._existing(s)
+            if s.cni.install:
+                self._cni = self._cilium(s)
         else:
             self._capi(s, args.before_upgrade)
+        self.network = network.Network(
+            cni=s.cni.name,
+            node_cidrs=s.cni.node_cidrs,
+            ready=(self._cni,) if self._cni is not None else (),
+        )
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -91,6 +102,16 @@ class HAControlPlane(pulumi.ComponentResource):
         # kind and most managed clusters bind these to 127.0.0.1 (or hide them).
         self.control_plane_metrics = False
         self.etcd_snapshots = False
+
+    def _cilium(self, s: ClusterSettings) -> k8s.helm.v4.Chart:
+        """The same Cilium in every stack; dev only sized for a laptop."""
+        return kube.helm_chart(
+            "cilium",
+            chart("cilium"),
+            "kube-system",
+            cilium_values(s.cni),
+            kube.child_opts(self, self.provider),
+        )
 
     # ---- capi mode ---------------------------------------------------------------------
 
@@ -130,7 +151,7 @@ class HAControlPlane(pulumi.ComponentResource):
         enc_secret_name = self._encryption_secret(on, name)
         # The hooks run before the KCP update and so before its outputs resolve: they
         # get plain values and read the workload kubeconfig Secret themselves.
-        access = workload_access(s)
+        access = s.workload_access()
         hooks = (
             pulumi.ResourceHookBinding(before_update=[f(access) for f in before_upgrade])
             if before_upgrade
@@ -235,9 +256,7 @@ class HAControlPlane(pulumi.ComponentResource):
     ) -> pulumi.Resource:
         """CNI (+ AWS CCM) on the workload cluster; the autoscaler next to CAPI."""
         on_workload = kube.child_opts(self, self.provider)
-        cni = kube.helm_chart(
-            "cilium", chart("cilium"), "kube-system", cilium_values(c), on_workload
-        )
+        cni = self._cni = self._cilium(s)
         if c.aws is not None:
             kube.helm_chart(
                 "aws-cloud-controller-manager",
@@ -282,23 +301,6 @@ class HAControlPlane(pulumi.ComponentResource):
         return cni
 
 
-def version_wait(version: str) -> str:
-    """`pulumi.com/waitFor` JSONPath (RFC 9535) that holds once every control-plane machine
-    runs `version`: the entry of `status.versions` (CAPI v1.14; `status.version` is
-    deprecated) for it holds all `status.replicas`. During a rollout the list has one entry
-    per version, and the provider compares only the first value a path selects, so "the
-    target is listed" would end the wait early."""
-    sel = f"?@.version == '{version}' && @.replicas == $.status.replicas"
-    return f"jsonpath={{.status.versions[{sel}].version}}={version}"
-
-
-def workload_access(s: ClusterSettings) -> WorkloadAccess:
-    """How hooks reach the capi workload cluster: its management cluster's Secret."""
-    assert s.capi is not None
-    c = s.capi
-    return WorkloadAccess(c.management_kubeconfig, c.management_context, c.namespace, s.name)
-
-
 def _secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
     return pulumi.Output.secret(value)
 
@@ -340,7 +342,7 @@ def _infra_spec(c: CapiSettings) -> dict[str, Any]:
         return capi.aws_cluster_spec(
             region=aws.region,
             ssh_key_name=aws.ssh_key_name,
-            zones=aws.availability_zones,
+            network=subnets.network_spec(aws.vpc_cidr, aws.availability_zones, aws.subnets),
             api_cidrs=aws.ingress_cidrs,
             bastion=aws.bastion,
         )
@@ -385,7 +387,7 @@ def _control_plane(
     hooks: pulumi.ResourceHookBinding | None,
 ) -> k8s.apiextensions.CustomResource:
     name, aws = s.name, c.aws
-    waits = ["condition=Available", version_wait(s.kubernetes_version)]
+    waits = ["condition=Available", capi.version_wait(s.kubernetes_version)]
     return k8s.apiextensions.CustomResource(
         f"{name}-control-plane",
         api_version=capi.CONTROL_PLANE_API,

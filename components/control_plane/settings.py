@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.control_plane import capi_objects
+from components.control_plane import capi_objects, subnets
+from components.control_plane.cni_settings import CniSettings, load_cni
 from kernel import compat, kubeconfig, objectstore
 from kernel.config import DNS_LABEL, K8S_VERSION, MISSING, ByProfile, Section, cidr, matches
+from kernel.contracts import WorkloadAccess
 from kernel.loader import Loader
 
 EXISTING = "existing"
@@ -37,6 +39,9 @@ class CapiAwsSettings:
     management_egress_cidrs: tuple[str, ...]
     bastion: bool
     preflight: bool
+    vpc_cidr: str = subnets.VPC_DEFAULT
+    subnets: tuple[subnets.ZoneSubnets, ...] = ()
+    """One private + one public subnet per zone: the one source of node addresses."""
 
     @property
     def ingress_cidrs(self) -> tuple[str, ...]:
@@ -63,7 +68,6 @@ class CapiSettings:
     workers_max_per_zone: int
     max_unhealthy_workers: str
     autoscaler_replicas: int
-    cilium_operator_replicas: int
     pods_cidr: str
     services_cidr: str
     aws: CapiAwsSettings | None = None
@@ -99,6 +103,14 @@ class ClusterSettings:
                 f"(server {self.capi.management_server}), namespace {self.capi.namespace}"
             )
         return "no cluster"
+
+    cni: CniSettings = field(default_factory=CniSettings)
+
+    def workload_access(self) -> WorkloadAccess:
+        """How hooks reach the capi workload cluster: its management cluster's Secret."""
+        c = self.capi
+        assert c is not None, "capi mode only"
+        return WorkloadAccess(c.management_kubeconfig, c.management_context, c.namespace, self.name)
 
     @property
     def kubernetes_minor(self) -> str:
@@ -157,6 +169,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
                     s.key(key), value, "existing mode only; capi mode uses cluster.capi.management*"
                 )
     capi, infra = _capi(load, s, name or stack, mode == CAPI)
+    cni = load_cni(load, s, mode == CAPI)
     if mode == EXISTING and s.is_set("capi"):
         load.ctx.problem(
             s.key("capi"), s.raw("capi"), "capi mode only; cluster.mode is existing (ignored)"
@@ -170,6 +183,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
         existing=existing,
         capi=capi,
         infrastructure=infra if mode == CAPI else None,
+        cni=cni,
     )
 
 
@@ -270,9 +284,6 @@ def _capi(
         doc="cluster-autoscaler replicas (leader election + PDB when > 1).",
         maximum=3,
     )
-    cilium_ops = load.replicas(
-        s, "ciliumOperatorReplicas", ByProfile(1, 2), doc="Cilium operator replicas.", maximum=3
-    )
     pods = s.string("podsCidr", "192.168.0.0/16", doc="Pod network CIDR.", check=cidr)
     services = s.string("servicesCidr", "10.96.0.0/12", doc="Service CIDR.", check=cidr)
 
@@ -299,7 +310,6 @@ def _capi(
         workers_max_per_zone=w_max,
         max_unhealthy_workers=max_unhealthy,
         autoscaler_replicas=autoscaler,
-        cilium_operator_replicas=cilium_ops,
         pods_cidr=pods,
         services_cidr=services,
         aws=aws if infra == capi_objects.AWS else None,
@@ -426,6 +436,7 @@ def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | No
             "required: CAPI on the management cluster must reach the workload API",
         )
     bastion = a.boolean("bastion", False, doc="CAPA bastion host (off: use SSM).")
+    vpc, layout = subnets.load_vpc(load, a, zones)
     preflight = a.boolean(
         "preflight",
         True,
@@ -444,6 +455,8 @@ def _capi_aws(load: Loader, capi: Section, active: bool) -> CapiAwsSettings | No
         management_egress_cidrs=egress,
         bastion=bastion,
         preflight=preflight,
+        vpc_cidr=vpc,
+        subnets=layout,
     )
 
 

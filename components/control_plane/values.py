@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.control_plane.cni_settings import CniSettings
 from components.control_plane.settings import CapiSettings
 from kernel import compat, kube
 
@@ -67,24 +68,46 @@ def autoscaler_values(cluster: str, c: CapiSettings, kubernetes_version: str) ->
     }
 
 
-def cilium_values(c: CapiSettings) -> dict[str, Any]:
-    """Cilium 1.20.0 values (checked against the chart's values.yaml)."""
+def cilium_values(cni: CniSettings) -> dict[str, Any]:
+    """Cilium 1.20.0 values (checked against the chart's values.yaml): the same in every
+    stack, only sized for a laptop in dev, so policies that pass in dev pass in prod."""
+    replicas = cni.operator_replicas
+    laptop = cni.small
+    agent = (
+        kube.resources("25m", "160Mi", cpu_limit="1", memory_limit="1Gi")
+        if laptop
+        else kube.resources("100m", "512Mi", cpu_limit="1", memory_limit="1Gi")
+    )
     return {
-        # kube-proxy stays (kubeadm installs it): kube-proxy replacement needs the API
-        # endpoint (the NLB name, known only after the AWSCluster exists) in
-        # k8sServiceHost and kubeadm's kube-proxy phase skipped. See docs/capi.md.
+        # kube-proxy stays (kubeadm and kind install it): kube-proxy replacement needs the
+        # API endpoint in k8sServiceHost and, on kind, cgroup v2 with a private cgroupns.
         "kubeProxyReplacement": "false",
-        # Pod CIDRs from the Cluster's clusterNetwork (kube-controller-manager allocates
-        # them); the default cluster-pool 10.0.0.0/8 would overlap the VPC.
+        # Pod CIDRs from the cluster (kube-controller-manager allocates them); the
+        # default cluster-pool 10.0.0.0/8 would overlap the VPC.
         "ipam": {"mode": "kubernetes"},
         "policyEnforcementMode": "default",
+        # policyCIDRMatchMode stays unset: an ipBlock means "outside the cluster"; nodes and
+        # the API server are reached through entities (kernel/network.py).
         "operator": {
-            "replicas": c.cilium_operator_replicas,
-            "podDisruptionBudget": {"enabled": c.cilium_operator_replicas > 1},
-            "resources": kube.resources("100m", "128Mi", memory_limit="512Mi"),
+            "replicas": replicas,
+            "podDisruptionBudget": {"enabled": replicas > 1},
+            "resources": kube.resources(
+                "10m" if laptop else "100m", "64Mi" if laptop else "128Mi", memory_limit="512Mi"
+            ),
             "prometheus": {"enabled": True, "serviceMonitor": {"enabled": False}},
         },
-        "resources": kube.resources("100m", "512Mi", cpu_limit="1", memory_limit="1Gi"),
+        "resources": agent,
+        # The standalone L7 proxy DaemonSet (chart default for new installs): on in every
+        # stack, with requests so it is counted.
+        "envoy": {
+            "enabled": True,
+            "resources": kube.resources(
+                "10m" if laptop else "50m",
+                "48Mi" if laptop else "128Mi",
+                cpu_limit="1",
+                memory_limit="512Mi",
+            ),
+        },
         "prometheus": {"enabled": True, "serviceMonitor": {"enabled": False}},
         "hubble": {
             "enabled": True,

@@ -10,7 +10,7 @@ Every value written below was checked against the upstream values.yaml of the pi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -21,9 +21,6 @@ from components.observability.alerting import dashboards
 from components.observability.names import (
     ALERTMANAGER_NAME,
     ALERTMANAGER_PODS,
-    ALLOY_PODS,
-    ANYWHERE,
-    API_SERVER_PORTS,
     GRAFANA_ADMIN_SECRET,
     GRAFANA_PODS,
     GRAFANA_PORT,
@@ -51,6 +48,7 @@ from components.observability.values import (
 )
 from kernel import kube
 from kernel import namespaces as ns
+from kernel import network as net
 from kernel.catalogue import chart
 from kernel.contracts import BackupMonitoring, ObjectStoreInfo, ServiceRef
 
@@ -72,6 +70,8 @@ class ObservabilityStackArgs:
     """PersistenceLayer's bucket for Loki; `observability.loki.objectStore` wins over it."""
     backup_monitoring: BackupMonitoring | None = None
     """How to scrape Velero and which backup alerts to load (from PersistenceLayer)."""
+    network: net.Network = field(default_factory=net.Network)
+    """The CNI the policies are written for (HAControlPlane.network)."""
     operator_crds: k8s.helm.v4.Chart | None = None
     """The prometheus-operator CRDs chart (`operator_crds()`), installed before
     SecurityBaseline so that the add-ons' ServiceMonitors find their CRD; else created here."""
@@ -368,16 +368,21 @@ class ObservabilityStack(pulumi.ComponentResource):
     def _network_policies(self) -> None:
         """Allows on top of each namespace's default-deny + same-namespace + DNS.
 
-        Scrape *ingress* into other namespaces is SecurityBaseline's ("allow from
-        monitoring" everywhere); hostNetwork pods (node-exporter, kubelet, control plane)
-        are not subject to NetworkPolicy, so they are reached through ipBlock egress.
+        Scrape *ingress* into other namespaces and each namespace's API-server egress are
+        SecurityBaseline's. Nodes and hostNetwork pods (node-exporter, kubelet, control
+        plane) are no pods to a selector: they are entities (kernel/network.py). Gateway
+        ingress is EdgeGateway's, route by route (envoy -> that backend's port only).
         """
         a = self._args
-        mon, log = self._monitoring, self._logging
+        mon = self._monitoring
         o = self._child
+        n = a.network
 
         def policy(name: str, namespace: pulumi.Input[str], **kw: Any) -> None:
             kube.network_policy(name, namespace, o, resource_name=f"observability-{name}", **kw)
+
+        def entity(name: str, namespace: pulumi.Input[str], **kw: Any) -> None:
+            net.entity_policy(name, namespace, n, o, resource_name=f"observability-{name}", **kw)
 
         policy(
             "prometheus-scrape",
@@ -385,61 +390,35 @@ class ObservabilityStack(pulumi.ComponentResource):
             pod_selector=PROMETHEUS_PODS,
             egress_to=[{"namespaceSelector": {}}],
         )
-        policy(
-            "prometheus-scrape-hosts",
-            mon,
-            pod_selector=PROMETHEUS_PODS,
-            egress_to=[ANYWHERE],
-            # node-exporter, kubelet/cAdvisor, API server, etcd, controller-manager, scheduler
-            egress_ports=kube.tcp(9100, 10250, 443, 6443, 2381, 10257, 10259),
-        )
-        policy("apiserver-egress", mon, egress_to=[ANYWHERE], egress_ports=API_SERVER_PORTS)
+        # node-exporter, kubelet/cAdvisor, etcd, controller-manager, scheduler on the nodes.
+        host_ports = [9100, 10250] + ([2381, 10257, 10259] if a.control_plane_metrics else [])
+        entity("prometheus-scrape-nodes", mon, pod_selector=PROMETHEUS_PODS,
+               egress_to=net.NODES, egress_ports=host_ports)  # fmt: skip
         receivers = a.settings.alerting.receivers
         smtp = [587] if any(r.type == "email" for r in receivers) else []
-        policy(
-            "alertmanager-receivers",
-            mon,
-            pod_selector=ALERTMANAGER_PODS,
-            egress_to=[ANYWHERE],
-            egress_ports=kube.tcp(443, *smtp),
-        )
+        entity("alertmanager-receivers", mon, pod_selector=ALERTMANAGER_PODS,
+               egress_to=net.WORLD, egress_ports=[443, *smtp])  # fmt: skip
         policy(
             "grafana-to-loki",
             mon,
             pod_selector=GRAFANA_PODS,
-            egress_to=[kube.namespace_peer(log, LOKI_GATEWAY_PODS)],
+            egress_to=[kube.namespace_peer(self._logging, LOKI_GATEWAY_PODS)],
             egress_ports=kube.tcp(8080),
-        )
-        policy(
-            "gateway-to-ui",
-            mon,
-            pod_selector={},
-            ingress_from=[kube.namespace_peer(ns.GATEWAY)],
-            ingress_ports=kube.tcp(3000, 9090, 9093),
         )
         # The API server calls metrics-server (APIService) and, with cert-manager, the
         # operator's admission webhook; metrics-server itself scrapes every kubelet.
-        policy(
-            "apiserver-to-metrics-server",
-            mon,
-            pod_selector=METRICS_SERVER_PODS,
-            ingress_from=[ANYWHERE],
-            ingress_ports=kube.tcp(10250),
-            egress_to=[ANYWHERE],
-            egress_ports=kube.tcp(10250),
-        )
+        entity("apiserver-to-metrics-server", mon, pod_selector=METRICS_SERVER_PODS,
+               ingress_from=net.API_SERVER, ingress_ports=[10250])  # fmt: skip
+        entity("metrics-server-to-kubelets", mon, pod_selector=METRICS_SERVER_PODS,
+               egress_to=net.NODES, egress_ports=[10250])  # fmt: skip
         if a.internal_issuer is not None:
-            policy(
-                "apiserver-to-operator-webhook",
-                mon,
-                pod_selector=OPERATOR_PODS,
-                ingress_from=[ANYWHERE],
-                ingress_ports=kube.tcp(10250),
-            )
+            entity("apiserver-to-operator-webhook", mon, pod_selector=OPERATOR_PODS,
+                   ingress_from=net.API_SERVER, ingress_ports=[10250])  # fmt: skip
         self._logging_policies(policy)
 
     def _logging_policies(self, policy: Callable[..., None]) -> None:
-        """Grafana reads Loki through its gateway; Alloy tails logs through the API."""
+        """Grafana reads Loki through its gateway; Alloy tails logs through the API
+        (SecurityBaseline's API-server allow); Loki writes to its object store."""
         mon, log = self._monitoring, self._logging
         policy(
             "loki-gateway-from-grafana",
@@ -448,18 +427,25 @@ class ObservabilityStack(pulumi.ComponentResource):
             ingress_from=[kube.namespace_peer(mon, GRAFANA_PODS)],
             ingress_ports=kube.tcp(8080),
         )
-        policy(
-            "alloy-apiserver",
+        store = self._object_store()
+        if store is None:
+            return
+        target = net.s3_hosts(store.region, store.endpoint)
+        if target is None:
+            # In-cluster store (the embedded one): a pod, reached pod to pod.
+            policy("loki-object-store", log, pod_selector=LOKI_PODS,
+                   egress_to=[{"namespaceSelector": {}}],
+                   egress_ports=kube.tcp(443, *endpoint_port(store)))  # fmt: skip
+            return
+        hosts, ports = target
+        net.fqdn_policy(
+            "loki-object-store",
             log,
-            pod_selector=ALLOY_PODS,
-            egress_to=[ANYWHERE],
-            egress_ports=API_SERVER_PORTS,
+            self._args.network,
+            self._child,
+            pod_selector=LOKI_PODS,
+            hosts=hosts,
+            ports=ports,
+            imds=self._loki_keys() is None and store.role_arn is None,
+            resource_name="observability-loki-object-store",
         )
-        if self._object_store() is not None:
-            policy(
-                "loki-object-store",
-                log,
-                pod_selector=LOKI_PODS,
-                egress_to=[ANYWHERE],
-                egress_ports=kube.tcp(443, *endpoint_port(self._object_store())),
-            )

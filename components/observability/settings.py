@@ -353,6 +353,14 @@ def _loki_object_store(load: Loader, lk: Section) -> LokiObjectStoreSettings | N
             "set both accessKeyIdSecret and secretAccessKeySecret, or neither",
         )
     load.prod_requires(o.key("insecure"), not insecure, insecure, "TLS to the object store")
+    if given:
+        load.prod_requires(
+            o.key("accessKeyIdSecret"),
+            key is not None or role_arn is not None,
+            None,
+            "static keys (accessKeyIdSecret/secretAccessKeySecret) or roleArn for Loki, not "
+            "the node's instance profile",
+        )
     o.close()
     if not given:
         return None

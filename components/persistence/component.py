@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -58,6 +58,7 @@ from components.persistence.values import (
 )
 from kernel import footprint, kube
 from kernel import namespaces as ns
+from kernel import network as net
 from kernel.catalogue import chart
 from kernel.contracts import BackupMonitoring, ObjectStoreInfo
 
@@ -73,6 +74,8 @@ class PersistenceLayerArgs:
     etcd_backup_namespace: pulumi.Input[str]
     etcd_snapshots: bool = False
     """True when etcd runs on control-plane nodes we own (capi mode)."""
+    network: net.Network = field(default_factory=net.Network)
+    """The CNI the policies are written for (HAControlPlane.network)."""
 
 
 class PersistenceLayer(pulumi.ComponentResource):
@@ -192,14 +195,7 @@ class PersistenceLayer(pulumi.ComponentResource):
             snapshot_controller_values(sn.controller_replicas),
             self._child,
         )
-        kube.network_policy(
-            "allow-apiserver",
-            self._args.storage_namespace,
-            self._child,
-            egress_to=[],
-            egress_ports=kube.tcp(443, 6443),
-            resource_name="storage-allow-apiserver",
-        )
+        # API-server egress: SecurityBaseline's per-namespace allow (an entity).
         vsc = kube.KubeObject(
             f"{sn.class_name}-volumesnapshotclass",
             "snapshot.storage.k8s.io/v1",
@@ -267,14 +263,18 @@ class PersistenceLayer(pulumi.ComponentResource):
         )
         # API-server egress and Prometheus scraping come from SecurityBaseline's
         # per-namespace allows; the embedded store is in this namespace.
-        if store.mode == EXTERNAL:
-            kube.network_policy(
+        target = net.s3_hosts(store.region, store.endpoint) if store.mode == EXTERNAL else None
+        if target is not None:
+            net.fqdn_policy(
                 "allow-object-store-egress",
                 a.velero_namespace,
+                a.network,
                 self._child,
                 pod_selector=VELERO_POD_LABELS,
-                egress_to=[],  # S3 endpoints are public addresses that change
-                egress_ports=kube.tcp(443),
+                hosts=target[0],
+                ports=target[1],
+                # No keys and no role: the node's instance profile, through IMDS.
+                imds=store.credentials is None and store.role_arn is None,
                 resource_name="velero-allow-object-store-egress",
             )
         self._publish(b, endpoint, secret_name, access, secret_key)

@@ -387,6 +387,8 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
     if mode == EMBEDDED:
         _external_only(load, o, endpoint=endpoint, role_arn=role_arn, credentials=credentials)
         credentials = None
+    else:
+        _require_credentials(load, o, credentials is not None or role_arn is not None)
     return ObjectStoreSettings(
         mode=mode,
         bucket=bucket or "velero",
@@ -398,6 +400,17 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
         preflight=bool(preflight) and mode == EXTERNAL,
         loki_bucket=loki_bucket,
         embedded_size=size,
+    )
+
+
+def _require_credentials(load: Loader, o: Section, given: bool) -> None:
+    """Without keys or a role Velero falls back to the node's instance profile through
+    IMDS: every pod that reaches IMDS then holds the backup bucket (docs/security.md)."""
+    load.prod_requires(
+        o.key("credentialsSecret"),
+        given,
+        None,
+        "static keys (credentialsSecret) or roleArn for Velero, not the node's instance profile",
     )
 
 

@@ -9,12 +9,13 @@ kyverno-policies chart for the Pod Security `restricted` set.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.security.isolation import DEVELOPER_ROLE, baseline, developer_role
 from components.security.policies import TENANT_LABEL, cluster_policies
 from components.security.rbac import (
     CI_DEPLOYER_RULES,
@@ -31,6 +32,7 @@ from components.security.values import (
     trivy_values,
 )
 from kernel import kube
+from kernel import network as net
 from kernel.catalogue import chart
 from kernel.namespaces import (
     CERT_MANAGER,
@@ -41,10 +43,10 @@ from kernel.namespaces import (
     RESTRICTED,
     TRIVY,
 )
+from kernel.network import Network
 
 TYPE_TOKEN = "k8splatform:security:SecurityBaseline"
 
-API_SERVER_PORTS = (443, 6443)
 # Webhook ports the API server calls (chart defaults: cert-manager webhook.securePort,
 # Kyverno admissionController/cleanupController server port).
 CERT_MANAGER_WEBHOOK_PORT = 10250
@@ -58,6 +60,8 @@ class SecurityBaselineArgs:
     provider: k8s.Provider
     pod_security_version: str
     """Kubernetes minor, e.g. 'v1.34'; pins the Pod Security labels."""
+    network: Network = field(default_factory=Network)
+    """The CNI the policies are written for (HAControlPlane.network)."""
     monitoring_crds: Sequence[pulumi.Resource] = ()
     """The prometheus-operator CRDs, when `service_monitors` is on and they exist."""
 
@@ -82,6 +86,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         s = args.settings
         self._s = s
+        self._net = args.network
         self._child = kube.child_opts(self, args.provider)
         self.policy_mode = s.admission.mode
 
@@ -102,6 +107,8 @@ class SecurityBaseline(pulumi.ComponentResource):
         self.namespaces = {n: ns.metadata.name for n, ns in created.items()}
 
         tenants: dict[str, k8s.core.v1.Namespace] = {}
+        if s.tenants:
+            developer_role(self._child)
         for t in s.tenants:
             ns = kube.isolated_namespace(
                 t.name,
@@ -116,6 +123,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 self._allow_api_server(t.name, ns)
             self._tenant_limits(t, ns)
             self._tenant_rbac(t, ns)
+            self._tenant_baseline(t, ns)
         self.tenant_namespaces = {n: ns.metadata.name for n, ns in tenants.items()}
         self._cluster_rbac()
 
@@ -144,9 +152,6 @@ class SecurityBaseline(pulumi.ComponentResource):
             self._child, pulumi.ResourceOptions(depends_on=list(deps))
         )
 
-    def _api_peers(self) -> list[kube.Peer]:
-        return [kube.cidr_peer(c) for c in self._s.api_server_cidrs]
-
     # ---- NetworkPolicies -------------------------------------------------------------------
 
     def _allow_prometheus(self, namespace: str, ns: k8s.core.v1.Namespace) -> None:
@@ -162,23 +167,29 @@ class SecurityBaseline(pulumi.ComponentResource):
         )
 
     def _allow_api_server(self, namespace: str, ns: k8s.core.v1.Namespace) -> None:
-        """The API server is not a pod: an ipBlock of its endpoints (post-DNAT addresses)."""
-        kube.network_policy(
+        """Operators and controllers to the API server (an entity under Cilium)."""
+        net.entity_policy(
             "allow-api-server-egress",
             namespace,
+            self._net,
             self._after(ns),
-            egress_to=self._api_peers(),
-            egress_ports=kube.tcp(*API_SERVER_PORTS),
+            egress_to=net.API_SERVER,
+            egress_ports=net.API_SERVER_PORTS,
             resource_name=f"{namespace}-allow-api-server-egress",
         )
 
-    def _allow_webhook(self, namespace: str, ns: k8s.core.v1.Namespace, port: int) -> None:
-        kube.network_policy(
+    def _allow_webhook(
+        self, namespace: str, ns: k8s.core.v1.Namespace, port: int, pods: dict[str, str]
+    ) -> None:
+        """The API server calls the webhook pods (from its node: an entity under Cilium)."""
+        net.entity_policy(
             "allow-api-server-webhook",
             namespace,
+            self._net,
             self._after(ns),
-            ingress_from=self._api_peers(),
-            ingress_ports=kube.tcp(port),
+            pod_selector=pods,
+            ingress_from=net.API_SERVER,
+            ingress_ports=[port],
             resource_name=f"{namespace}-allow-api-server-webhook",
         )
 
@@ -187,15 +198,16 @@ class SecurityBaseline(pulumi.ComponentResource):
         namespace: str,
         ns: k8s.core.v1.Namespace,
         suffix: str,
-        ports: list[kube.Port],
+        ports: list[int],
         pod_selector: dict[str, str] | None = None,
     ) -> None:
-        kube.network_policy(
+        net.entity_policy(
             f"allow-{suffix}",
             namespace,
+            self._net,
             self._after(ns),
             pod_selector=pod_selector,
-            egress_to=[kube.cidr_peer("0.0.0.0/0")],
+            egress_to=net.WORLD,
             egress_ports=ports,
             resource_name=f"{namespace}-allow-{suffix}",
         )
@@ -252,9 +264,10 @@ class SecurityBaseline(pulumi.ComponentResource):
 
     def _tenant_rbac(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
         opts = self._after(ns)
-        for builtin, groups in (("edit", t.developer_groups), ("view", t.viewer_groups)):
-            if groups:
-                role_binding(f"{t.name}-{builtin}", t.name, builtin, groups, opts)
+        if t.developer_groups:
+            role_binding(f"{t.name}-developer", t.name, DEVELOPER_ROLE, t.developer_groups, opts)
+        if t.viewer_groups:
+            role_binding(f"{t.name}-view", t.name, "view", t.viewer_groups, opts)
         if not t.ci_deployer:
             return
         meta: Any = {"name": "ci-deployer", "namespace": t.name, "labels": kube.MANAGED_BY}
@@ -281,6 +294,10 @@ class SecurityBaseline(pulumi.ComponentResource):
             opts=self._after(ns, sa, role),
         )
 
+    def _tenant_baseline(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
+        """The cluster-wide deny fence (settings refuse tenants on a CNI without it)."""
+        baseline(t.name, t.api_server_egress, self._after(ns, *self._net.ready))
+
     def _cluster_rbac(self) -> None:
         r = self._s.rbac
         if r.platform_admin_groups:
@@ -306,13 +323,15 @@ class SecurityBaseline(pulumi.ComponentResource):
         self, ns: k8s.core.v1.Namespace, monitoring_crds: Sequence[pulumi.Resource]
     ) -> k8s.helm.v4.Chart:
         tls = self._s.tls
-        self._allow_webhook(CERT_MANAGER, ns, CERT_MANAGER_WEBHOOK_PORT)
+        self._allow_webhook(
+            CERT_MANAGER, ns, CERT_MANAGER_WEBHOOK_PORT, {"app.kubernetes.io/component": "webhook"}
+        )
         if tls.issuer == ACME:
             # ACME directory and, for dns01, Route53 and the authoritative nameservers'
             # propagation check. Public endpoints without stable CIDRs: any address.
-            ports = kube.tcp(443, 80)
+            ports = [443, 80]
             if tls.acme and tls.acme.solver == DNS01_ROUTE53:
-                ports += [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+                ports.append(53)  # TCP: the propagation check against authoritative servers
             self._allow_internet(
                 CERT_MANAGER,
                 ns,
@@ -392,7 +411,9 @@ class SecurityBaseline(pulumi.ComponentResource):
         self, ns: k8s.core.v1.Namespace, monitoring_crds: Sequence[pulumi.Resource]
     ) -> k8s.helm.v4.Chart:
         a = self._s.admission
-        self._allow_webhook(KYVERNO, ns, KYVERNO_WEBHOOK_PORT)
+        self._allow_webhook(
+            KYVERNO, ns, KYVERNO_WEBHOOK_PORT, {"app.kubernetes.io/part-of": "kyverno"}
+        )
         values = kyverno_values(a, self._s.service_monitors)
         deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
         return kube.helm_chart("kyverno", chart("kyverno"), KYVERNO, values, self._after(*deps))
@@ -431,7 +452,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         t = self._s.trivy
         # Scan jobs pull image manifests/layers and the vulnerability DB from public
         # registries (mirror.gcr.io, ghcr.io, any tenant registry): CDN-fronted, no stable CIDRs.
-        self._allow_internet(TRIVY, ns, "registry-egress", kube.tcp(443))
+        self._allow_internet(TRIVY, ns, "registry-egress", [443])
         values = trivy_values(t, self._s.service_monitors)
         deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
         kube.helm_chart(

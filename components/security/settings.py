@@ -13,7 +13,6 @@ from kernel.config import (
     MISSING,
     ByProfile,
     Section,
-    cidr,
     matches,
 )
 from kernel.loader import Loader
@@ -115,7 +114,6 @@ class TrivySettings:
 @dataclass(frozen=True)
 class SecuritySettings:
     tenants: tuple[TenantSettings, ...] = field(default_factory=tuple)
-    api_server_cidrs: tuple[str, ...] = ("172.16.0.0/12",)
     rbac: RbacSettings = field(default_factory=RbacSettings)
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
@@ -169,7 +167,10 @@ def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
     return TenantSettings(
         name=name,
         developer_groups=_group_list(
-            t, "developerGroups", "Groups (e.g. OIDC) bound to the built-in `edit` role here."
+            t,
+            "developerGroups",
+            "Groups (e.g. OIDC) bound to `k8s-platform:tenant-developer` here (no network "
+            "policy or RBAC writes).",
         ),
         viewer_groups=_group_list(
             t, "viewerGroups", "Groups bound to the built-in `view` role in this namespace."
@@ -192,22 +193,6 @@ def load_section(load: Loader, root: Section) -> SecuritySettings:
     s = root.section("security", doc="SecurityBaseline.")
     tenants = _tenants(load, s)
 
-    api_cidrs = s.strings(
-        "apiServerCidrs",
-        ByProfile(["172.16.0.0/12"], ["10.0.0.0/8"]),
-        doc="Where the API server's endpoints live (control-plane node / load balancer "
-        "addresses). Used for operator egress on 443/6443 and for webhook ingress. "
-        "dev: Docker's bridge ranges (kind nodes); prod: narrow to your control-plane subnets.",
-        check=cidr,
-        min_items=1,
-    )
-    load.prod_requires(
-        s.key("apiServerCidrs"),
-        "0.0.0.0/0" not in api_cidrs,
-        list(api_cidrs),
-        "a list of control-plane CIDRs, not 0.0.0.0/0",
-    )
-
     rbac = _rbac(s)
 
     admission = _admission(load, s)
@@ -225,7 +210,6 @@ def load_section(load: Loader, root: Section) -> SecuritySettings:
     s.close()
     return SecuritySettings(
         tenants=tuple(tenants),
-        api_server_cidrs=api_cidrs,
         rbac=rbac,
         admission=admission,
         tls=tls,

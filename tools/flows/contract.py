@@ -1,0 +1,248 @@
+"""The flow contract: every flow the platform needs and every flow it must never allow,
+derived from the full render where the render says it, the rest from flows.yaml.
+
+Derived: the API server calls each webhook and APIService backend (Service -> pods ->
+target port); Prometheus reaches every ServiceMonitor/PodMonitor target (a Service
+without pods of its own, or with hostNetwork pods, is a node target); every workload
+whose ServiceAccount is bound to a role talks to the API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.flows.evaluator import POLICY_KINDS, External, Flow, Node, Peer, Pod, World, selects
+from tools.fullrender import FullRender
+
+TABLE = Path(__file__).with_name("flows.yaml")
+CP = Node("control-plane", "10.0.64.10", runs_apiserver=True)
+W1 = Node("worker-1", "10.0.128.10")
+W2 = Node("worker-2", "10.0.192.10")
+IMDS = External("169.254.169.254")
+WORLD = External("203.0.113.10", "example.com")
+OTHER_TENANT = "tenant-x"
+TENANT_LABEL = "k8s-platform/tenant"
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+API_PORT = 6443
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+@dataclass(frozen=True)
+class Workload:
+    namespace: str
+    labels: dict[str, str]
+    host_network: bool
+    ports: dict[str, int]
+    service_account: str = "default"
+
+    def pod(self, node: Node) -> Pod:
+        ip = node.ip if self.host_network else f"192.168.{hash(node.name) % 200}.9"
+        return Pod(self.namespace, tuple(sorted(self.labels.items())), node, ip, self.host_network)
+
+
+@dataclass(frozen=True)
+class Row:
+    addon: str
+    src: list[Peer]
+    dst: list[Peer]
+    port: int
+    protocol: str
+    why: str
+
+    def flows(self) -> Iterator[Flow]:
+        for s in self.src:
+            for d in self.dst:
+                yield Flow(s, d, self.port, self.protocol)
+
+
+def _template(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return spec.get("template") or {}
+
+
+def workloads(fr: FullRender, table: Mapping[str, Any]) -> list[Workload]:
+    out = []
+    for o in fr.workload():
+        if o.kind not in WORKLOADS:
+            continue
+        t = _template(o.doc)
+        spec = t.get("spec") or {}
+        ports = {p["name"]: int(p["containerPort"]) for c in spec.get("containers") or []
+                 for p in c.get("ports") or [] if p.get("name")}  # fmt: skip
+        sa = spec.get("serviceAccountName") or "default"
+        if spec.get("automountServiceAccountToken") is False:
+            sa = ""
+        labels = dict((t.get("metadata") or {}).get("labels") or {})
+        out.append(Workload(o.namespace or "default", labels, bool(spec.get("hostNetwork")),
+                            ports, sa))  # fmt: skip
+    for p in table.get("pods") or []:
+        ports = {k: int(v) for k, v in (p.get("ports") or {}).items()}
+        out.append(Workload(p["namespace"], dict(p["labels"]), bool(p.get("hostNetwork")), ports))
+    return out
+
+
+class Contract:
+    def __init__(self, fr: FullRender, table: Mapping[str, Any] | None = None) -> None:
+        self.fr = fr
+        self.table = table if table is not None else yaml.safe_load(TABLE.read_text())
+        self.workloads = workloads(fr, self.table)
+        self.tenants = sorted(
+            o.name for o in fr.of_kind("Namespace") if TENANT_LABEL in _labels(o.doc)
+        )
+        self.unresolved: list[str] = []
+        """Render objects no flow could be derived from (each must be explained)."""
+
+    def world(self) -> World:
+        namespaces = {o.name: _labels(o.doc) for o in self.fr.of_kind("Namespace")}
+        for name in ("kube-system", "default"):
+            namespaces.setdefault(name, {})
+        namespaces[OTHER_TENANT] = {TENANT_LABEL: OTHER_TENANT}
+        for name, labels in namespaces.items():
+            labels.setdefault("kubernetes.io/metadata.name", name)
+        policies = [o.doc for o in self.fr.workload() if o.kind in POLICY_KINDS]
+        return World(namespaces, policies)
+
+    # ---- endpoints -----------------------------------------------------------------------
+
+    def peers(self, spec: Any, node: Node) -> list[Peer]:
+        if isinstance(spec, dict):
+            return [w.pod(node) for w in self.select(spec["namespace"], spec["labels"])]
+        if isinstance(spec, str) and spec.startswith("fqdn:"):
+            return [External("52.218.0.10", spec.removeprefix("fqdn:"))]
+        fixed: dict[str, list[Peer]] = {
+            "apiserver": [CP], "nodes": [W1, W2, CP], "imds": [IMDS], "world": [WORLD],
+            "tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9") for t in self.tenants],
+            "other-tenant": [Pod(OTHER_TENANT, (("app", "web"),), node, "192.168.8.9")],
+        }  # fmt: skip
+        if spec not in fixed:
+            raise ValueError(f"unknown endpoint {spec!r}")
+        return fixed[spec]
+
+    def select(self, namespace: str | None, labels: Mapping[str, Any]) -> list[Workload]:
+        sel = {"matchLabels": labels} if "matchLabels" not in labels else labels
+        return [
+            w
+            for w in self.workloads
+            if (namespace is None or w.namespace == namespace) and selects(sel, w.labels)
+        ]
+
+    # ---- rows ----------------------------------------------------------------------------
+
+    def required(self) -> list[Row]:
+        rows = [*self._table_rows("required"), *self._webhooks(), *self._monitors(),
+                *self._api_clients()]  # fmt: skip
+        return rows
+
+    def forbidden(self) -> list[Row]:
+        return list(self._table_rows("forbidden"))
+
+    def _table_rows(self, key: str) -> Iterator[Row]:
+        for r in self.table.get(key) or []:
+            if self.fr.stack not in r.get("stacks", [self.fr.stack]):
+                continue
+            src, dst = self.peers(r["from"], W1), self.peers(r["to"], W2)
+            if not src or not dst:
+                self.unresolved.append(f"{key} row {r['from']} -> {r['to']}: no such peer")
+                continue
+            yield Row(r.get("addon", "platform"), src, dst, int(r["port"]),
+                      r.get("protocol", "TCP"), r["why"])  # fmt: skip
+
+    def _service_backend(self, ns: str, name: str, port: Any) -> tuple[list[Workload], int] | None:
+        svc = next((o.doc for o in self.fr.of_kind("Service")
+                    if o.namespace == ns and o.name == name), None)  # fmt: skip
+        if svc is None:
+            return None
+        spec = svc.get("spec") or {}
+        sp = next((p for p in spec.get("ports") or []
+                   if port in (p.get("port"), p.get("name")) or port is None), None)  # fmt: skip
+        if sp is None or not spec.get("selector"):
+            return None
+        backends = self.select(ns, spec["selector"])
+        target = sp.get("targetPort", sp["port"])
+        if isinstance(target, str):
+            named = {w.ports.get(target) for w in backends} - {None}
+            if len(named) != 1:
+                return None
+            target = named.pop()
+        return backends, int(target)
+
+    def _webhooks(self) -> Iterator[Row]:
+        refs: list[tuple[str, Mapping[str, Any]]] = []
+        for o in self.fr.of_kind("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            refs += [(o.ref, (w.get("clientConfig") or {}).get("service") or {})
+                     for w in o.doc.get("webhooks") or []]  # fmt: skip
+        for o in self.fr.of_kind("APIService"):
+            refs.append((o.ref, (o.doc.get("spec") or {}).get("service") or {}))
+        for ref, svc in refs:
+            if not svc:
+                continue
+            found = self._service_backend(svc["namespace"], svc["name"], svc.get("port", 443))
+            if not found or not found[0]:
+                self.unresolved.append(f"{ref}: no backend for {svc}")
+                continue
+            pods, port = found
+            yield Row(ref, [CP], [w.pod(W2) for w in pods], port, "TCP", "API server calls it")
+
+    def _monitors(self) -> Iterator[Row]:
+        prom: list[Peer] = [w.pod(W1) for w in self.select("monitoring", PROMETHEUS)]
+        unreachable = self.table.get("unreachable") or {}
+        for o in self.fr.of_kind("ServiceMonitor", "PodMonitor"):
+            if o.name in unreachable:
+                continue
+            rows = list(self._monitor_rows(o.kind, o.namespace or "", o.doc.get("spec") or {}))
+            if not rows and o.name != "kps-kubelet":  # kubelet: a flows.yaml row
+                self.unresolved.append(f"{o.ref}: no scrape target in the render")
+            for dst, port in rows:
+                yield Row(o.ref, prom, dst, port, "TCP", "Prometheus scrapes it")
+
+    def _monitor_rows(
+        self, kind: str, ns: str, spec: Mapping[str, Any]
+    ) -> Iterator[tuple[list[Peer], int]]:
+        names = (spec.get("namespaceSelector") or {}).get("matchNames") or [ns]
+        sel = spec.get("selector") or {}
+        if kind == "PodMonitor":
+            for w in (w for n in names for w in self.select(n, sel)):
+                for e in spec.get("podMetricsEndpoints") or []:
+                    port = w.ports.get(e.get("port", "")) or e.get("portNumber")
+                    if port:
+                        yield [w.pod(W2)], int(port)
+            return
+        if "default" in names and selects(
+            sel, {"component": "apiserver", "provider": "kubernetes"}
+        ):
+            yield [CP], API_PORT  # the `kubernetes` Service: the API server itself
+            return
+        for svc in self.fr.of_kind("Service"):
+            if svc.namespace not in names or not selects(sel, _labels(svc.doc)):
+                continue
+            for e in spec.get("endpoints") or []:
+                found = self._service_backend(svc.namespace or "", svc.name, e.get("port"))
+                if not found or not found[0]:
+                    continue
+                pods, port = found
+                dst: list[Peer] = []
+                for w in pods:  # hostNetwork targets are their nodes, workers and control plane
+                    dst += [W2, CP] if w.host_network else [w.pod(W2)]
+                yield dst, port
+
+    def _api_clients(self) -> Iterator[Row]:
+        bound: set[tuple[str, str]] = set()
+        for b in self.fr.of_kind("RoleBinding", "ClusterRoleBinding"):
+            for s in b.doc.get("subjects") or []:
+                if s.get("kind") == "ServiceAccount":
+                    bound.add((s.get("namespace") or b.namespace or "", s["name"]))
+        for w in self.workloads:
+            if (w.namespace, w.service_account) in bound and not w.host_network:
+                yield Row(f"{w.namespace}/{w.service_account}", [w.pod(W1)], [CP], API_PORT,
+                          "TCP", "bound to a role: talks to the API server")  # fmt: skip
+
+
+def _labels(doc: Mapping[str, Any]) -> dict[str, str]:
+    return dict((doc.get("metadata") or {}).get("labels") or {})
