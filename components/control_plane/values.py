@@ -48,12 +48,14 @@ def autoscaler_values(cluster: str, c: CapiSettings) -> dict[str, Any]:
         "topologySpreadConstraints": [
             {
                 "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
+                "topologyKey": key,
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {
                     "matchLabels": {"app.kubernetes.io/name": "clusterapi-cluster-autoscaler"}
                 },
             }
+            # Soft, so a single-zone management cluster still schedules both replicas.
+            for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
         ],
         "resources": kube.resources("100m", "300Mi", memory_limit="600Mi"),
         "securityContext": RESTRICTED_POD,
@@ -78,6 +80,15 @@ def cilium_values(c: CapiSettings) -> dict[str, Any]:
         "operator": {
             "replicas": c.cilium_operator_replicas,
             "podDisruptionBudget": {"enabled": c.cilium_operator_replicas > 1},
+            # The chart's default anti-affinity is per node; spread the replicas over zones.
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"io.cilium/app": "operator"}},
+                }
+            ],
             "resources": kube.resources("100m", "128Mi", memory_limit="512Mi"),
             "prometheus": {"enabled": True, "serviceMonitor": {"enabled": False}},
         },
