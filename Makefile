@@ -77,7 +77,10 @@ crds: ## Fetch the pinned CRD schemas into build/crds (where ../shared is not be
 	  curl -fsSL --retry 3 -o build/crds/$$name "$$url"; done
 
 yamllint: render ## yamllint the rendered YAML and the workflows
-	$(BIN)/yamllint -c .yamllint.yaml --strict $(RENDERED) .github/workflows
+	@# Our own YAML only: chart objects are upstream text (long PromQL lines, block
+	@# scalars), checked for meaning by the validators above, not for style.
+	$(BIN)/yamllint -c .yamllint.yaml --strict $(foreach s,$(STACKS),$(addprefix $(RENDERED)/$(s)/,k8s crs charts)) \
+	  .github/workflows
 
 kind-up: ## Create the dev cluster: 1 control plane + 3 workers in zones a/b/c
 	kind create cluster --config kind/dev-cluster.yaml
