@@ -148,7 +148,7 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     # --- ObservabilityStack ---
     ({"observability.prometheus.replicas": 1}, "observability.prometheus.replicas", "prod"),
     ({"observability.alerting.replicas": 2}, "observability.alerting.replicas", "prod"),
-    ({"observability.grafana.replicas": 1}, "observability.grafana.replicas", "prod"),
+    ({"observability.grafana.replicas": 2}, "observability.grafana.replicas", "prod"),
     (
         {"observability.prometheus.retention": "two weeks"},
         "observability.prometheus.retention",

@@ -143,6 +143,26 @@ def test_encryption_at_rest_is_wired_file_flag_volume_and_key(prod: Evaluation) 
     )
 
 
+def test_every_kubelet_requests_a_serving_certificate_from_the_cluster_ca(
+    prod: Evaluation,
+) -> None:
+    # kubeadm applies patches named "kubeletconfiguration[+patchtype].yaml" from the
+    # patches directory (kubeadm >= 1.25) to the KubeletConfiguration it writes.
+    kcfg = kcp_spec(prod)["kubeadmConfigSpec"]
+    kct = prod.one("kubernetes:bootstrap.cluster.x-k8s.io/v1beta2:KubeadmConfigTemplate")
+    workers = kct.inputs["spec"]["template"]["spec"]
+    for spec, configs in (
+        (kcfg, ("initConfiguration", "joinConfiguration")),
+        (workers, ("joinConfiguration",)),
+    ):
+        for config in configs:
+            directory = spec[config]["patches"]["directory"]
+            patch = next(f for f in spec["files"] if f["path"].startswith(directory + "/"))
+            assert patch["path"].rsplit("/", 1)[1].startswith("kubeletconfiguration")
+            doc = yaml.safe_load(patch["content"])
+            assert doc["kind"] == "KubeletConfiguration" and doc["serverTLSBootstrap"] is True
+
+
 def test_audit_logging_is_wired_file_flags_rotation_and_volumes(prod: Evaluation) -> None:
     kcfg = kcp_spec(prod)["kubeadmConfigSpec"]
     api = kcfg["clusterConfiguration"]["apiServer"]

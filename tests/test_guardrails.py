@@ -154,3 +154,32 @@ def test_checkov_report_fails_on_failed_checks_and_on_silently_skipped_objects(
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "a.yaml").write_text("kind: Deployment\n---\nkind: Service\n")
     assert checkov_report.main([str(report), "--rendered", str(tmp_path / "k8s")]) == 1
+
+
+def test_checkov_skips_need_a_reason_waive_by_object_glob_and_go_stale(tmp_path: Path) -> None:
+    import json
+
+    from tools import checkov_report
+
+    failed = {
+        "check_id": "CKV_K8S_16",
+        "check_name": "privileged",
+        "resource": "DaemonSet.kube-system.cilium",
+        "file_path": "/cilium.yaml",
+    }
+    report = tmp_path / "checkov.json"
+    report.write_text(
+        json.dumps({"results": {"failed_checks": [failed]}, "summary": {"resource_count": 1}})
+    )
+    skips = tmp_path / "skips.yaml"
+    skips.write_text("CKV_K8S_16:\n  - objects: [DaemonSet.kube-system.*]\n    reason: the CNI\n")
+    assert checkov_report.main(["--skips", str(skips), str(report)]) == 0
+    # A waiver for another object leaves the failure standing.
+    skips.write_text("CKV_K8S_16:\n  - objects: [DaemonSet.logging.*]\n    reason: logs\n")
+    assert checkov_report.main(["--skips", str(skips), str(report)]) == 1
+    # A waiver that matches nothing is stale, even when nothing fails.
+    report.write_text(json.dumps({"results": {}, "summary": {"resource_count": 1}}))
+    assert checkov_report.main(["--skips", str(skips), str(report)]) == 1
+    skips.write_text("CKV_K8S_16:\n  - objects: [DaemonSet.logging.*]\n")
+    with pytest.raises(SystemExit, match="reason"):
+        checkov_report.main(["--skips", str(skips), str(report)])

@@ -1,6 +1,12 @@
 """Validate custom resources against the openAPIV3Schema of their CRDs, offline.
 
     python tools/validate_crs.py --crds DIR [--allow-no-schema] FILES_OR_DIRS...
+    python tools/validate_crs.py --crds DIR --render RENDER_DIR...
+
+With --render, each render directory (tools/render.py) is checked as one cluster: its
+custom resources (crs/ and chart-objects/*/crs/) against the CRDs in DIR plus the CRDs the
+stack's charts render (chart-objects/*/k8s/CustomResourceDefinition-*.yaml); where both
+define a kind, the chart's copy wins, since it is the one the cluster will serve.
 
 kubernetes-validate knows no custom resources, so this checks them against the CRDs
 themselves (any group: CAPI, cert-manager, Velero, Gateway API, prometheus-operator...):
@@ -61,6 +67,16 @@ class CrdSchemas:
                 schema = (v.get("schema") or {}).get("openAPIV3Schema") or {}
                 self.schemas[(api, kind)] = (clean(schema), bool(v.get("served")))
                 self.kinds.setdefault(kind, set()).add(api)
+
+    def override(self, path: Path) -> None:
+        """CRDs from `path` replace any definition of the same kinds (a chart's own copy)."""
+        for crd in yaml.load_all(path.read_text(), Loader=CrdLoader):
+            if isinstance(crd, dict) and crd.get("kind") == "CustomResourceDefinition":
+                kind = crd["spec"]["names"]["kind"]
+                self._pending.pop(kind, None)
+                for api in self.kinds.pop(kind, set()):
+                    self.schemas.pop((api, kind), None)
+        self._parse(path.read_text())
 
     def has_kind(self, kind: str) -> bool:
         for path in self._pending.pop(kind, []):
@@ -174,16 +190,35 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip objects whose kind has no CRD in --crds (default: report as an error)",
     )
+    parser.add_argument(
+        "--render", action="store_true", help="targets are render directories (see above)"
+    )
     parser.add_argument("targets", nargs="+", help="YAML files or directories")
     opts = parser.parse_args(argv)
-    try:
-        crds = CrdSchemas(opts.crds)
-    except FileNotFoundError as exc:
-        print(f"ERROR {exc}", file=sys.stderr)
+    if not Path(opts.crds).is_dir():
+        print(f"ERROR CRD directory {opts.crds} does not exist", file=sys.stderr)
         return 2
+    if not opts.render:
+        return _report(*_check(CrdSchemas(opts.crds), _files(opts.targets), opts.allow_no_schema))
+    status = 0
+    for target in map(Path, opts.targets):
+        crds = CrdSchemas(opts.crds)
+        for path in sorted(target.glob("chart-objects/*/k8s/CustomResourceDefinition-*.yaml")):
+            crds.override(path)
+        files = _files([str(target / "crs"), *map(str, sorted(target.glob("chart-objects/*/crs")))])
+        count, errors = _check(crds, files, opts.allow_no_schema)
+        print(f"{target}:", end=" ")
+        status |= _report(count, errors)
+        if count == 0:
+            print(f"ERROR {target}: no custom resources rendered")
+            status = 1
+    return status
+
+
+def _check(crds: CrdSchemas, files: Iterable[Path], allow_no_schema: bool) -> tuple[int, list[str]]:
     errors: list[str] = []
     count = 0
-    for path in _files(opts.targets):
+    for path in files:
         try:
             docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         except (OSError, yaml.YAMLError) as exc:
@@ -192,8 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         for doc in docs:
             count += 1
             errors += validate_document(
-                doc, crds, allow_no_schema=opts.allow_no_schema, source=str(path)
+                doc, crds, allow_no_schema=allow_no_schema, source=str(path)
             )
+    return count, errors
+
+
+def _report(count: int, errors: list[str]) -> int:
     for line in errors:
         print(line)
     if not errors:

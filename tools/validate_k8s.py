@@ -3,8 +3,10 @@
     python tools/validate_k8s.py build/rendered/dev build/rendered/prod
 
 Each render directory's `render.json` names the stack's Kubernetes version; every
-file under <dir>/k8s is validated against that minor with `strict=True` (unknown
-fields are errors). Exits 1 with every error listed, 0 when all objects pass.
+file under <dir>/k8s (our objects) and <dir>/chart-objects/<release>/k8s (every chart's
+objects, as helm.v4.Chart applies them; hooks excluded) is validated against that minor
+with `strict=True` (unknown fields are errors). Exits 1 with every error listed, 0 when
+all objects pass.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def validate_dir(render_dir: Path) -> tuple[int, list[str]]:
     version = minor(str(meta["kubernetesVersion"]))
     errors: list[str] = []
     count = 0
-    for file in sorted((render_dir / "k8s").glob("*.yaml")):
+    files = [*(render_dir / "k8s").glob("*.yaml"), *render_dir.glob("chart-objects/*/k8s/*.yaml")]
+    for file in sorted(files):
         for doc in yaml.safe_load_all(file.read_text()):
             if not doc:
                 continue
@@ -50,7 +53,7 @@ def main(argv: list[str]) -> int:
     for arg in argv:
         count, errors = validate_dir(Path(arg))
         if count == 0:
-            errors.append(f"{arg}: no objects rendered under k8s/")
+            errors.append(f"{arg}: no objects rendered under k8s/ or chart-objects/*/k8s/")
         for e in errors:
             print(f"ERROR {e}")
         failed |= bool(errors)

@@ -41,6 +41,30 @@ ENC_FILE = f"{ENC_DIR}/encryption-config.yaml"
 ENC_KEY = "encryption-config.yaml"
 AUDIT_DIR = "/etc/kubernetes/audit"
 AUDIT_POLICY = f"{AUDIT_DIR}/policy.yaml"
+# kubeadm patches (target "kubeletconfiguration", kubeadm >= 1.25): the kubelet asks the
+# cluster CA for its serving certificate (serverTLSBootstrap) instead of signing its own,
+# so metrics-server and the API server can verify kubelets. kube-controller-manager
+# never approves kubelet-serving CSRs (kubernetes/kubernetes#73356; kubeadm docs,
+# "Enabling signed kubelet serving certificates"): an approver must run
+# (docs/observability.md, "Kubelet serving certificates").
+KUBEADM_PATCHES = "/etc/kubernetes/patches"
+KUBELET_PATCH = f"{KUBEADM_PATCHES}/kubeletconfiguration+strategic.yaml"
+KUBELET_SERVING_PATCH = (
+    "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+    "kind: KubeletConfiguration\n"
+    "serverTLSBootstrap: true\n"
+)
+
+
+def kubelet_patch_file() -> dict[str, Any]:
+    return {
+        "path": KUBELET_PATCH,
+        "owner": "root:root",
+        "permissions": "0644",
+        "content": KUBELET_SERVING_PATCH,
+    }
+
+
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 POOL_LABEL = "k8s-platform.io/pool"
 AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
@@ -261,6 +285,7 @@ def kubeadm_control_plane_spec(
 ) -> dict[str, Any]:
     cloud = args(cloud_provider="external") if external_cloud else []
     node_registration: dict[str, Any] = {"kubeletExtraArgs": cloud} if cloud else {}
+    patches = {"patches": {"directory": KUBEADM_PATCHES}} if external_cloud else {}
     if external_cloud:
         # CAPA: the node name must match the EC2 private DNS name.
         node_registration["name"] = "{{ ds.meta_data.local_hostname }}"
@@ -282,7 +307,8 @@ def kubeadm_control_plane_spec(
             "minHealthyPeriodSeconds": 3600,
         },
         "kubeadmConfigSpec": {
-            "files": _kubeadm_files(encryption_secret),
+            "files": _kubeadm_files(encryption_secret)
+            + ([kubelet_patch_file()] if external_cloud else []),
             "clusterConfiguration": {
                 "apiServer": _api_server(extra_sans),
                 # Metrics for Prometheus: bind to all interfaces (HTTPS + authn/authz for
@@ -301,8 +327,8 @@ def kubeadm_control_plane_spec(
             # CAPD needs no node registration tweaks (and the CRD rejects an empty one).
             **(
                 {
-                    "initConfiguration": {"nodeRegistration": node_registration},
-                    "joinConfiguration": {"nodeRegistration": node_registration},
+                    "initConfiguration": {"nodeRegistration": node_registration, **patches},
+                    "joinConfiguration": {"nodeRegistration": node_registration, **patches},
                 }
                 if node_registration
                 else {}
@@ -370,18 +396,20 @@ def _kubeadm_files(encryption_secret: str) -> list[dict[str, Any]]:
 
 
 def kubeadm_config_template_spec(*, external_cloud: bool) -> dict[str, Any]:
-    node_registration: dict[str, Any] = {}
-    if external_cloud:
-        node_registration = {
-            "name": "{{ ds.meta_data.local_hostname }}",
-            "kubeletExtraArgs": args(cloud_provider="external"),
-        }
-    else:
+    if not external_cloud:
         # CAPD: the docker host's disk usage must not evict pods.
-        node_registration = {
+        registration = {
             "kubeletExtraArgs": args(eviction_hard="nodefs.available<0%,imagefs.available<0%")
         }
-    return {"template": {"spec": {"joinConfiguration": {"nodeRegistration": node_registration}}}}
+        return {"template": {"spec": {"joinConfiguration": {"nodeRegistration": registration}}}}
+    join = {
+        "nodeRegistration": {
+            "name": "{{ ds.meta_data.local_hostname }}",
+            "kubeletExtraArgs": args(cloud_provider="external"),
+        },
+        "patches": {"directory": KUBEADM_PATCHES},
+    }
+    return {"template": {"spec": {"files": [kubelet_patch_file()], "joinConfiguration": join}}}
 
 
 def machine_deployment_spec(

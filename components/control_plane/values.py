@@ -52,12 +52,14 @@ def autoscaler_values(cluster: str, c: CapiSettings, kubernetes_version: str) ->
         "topologySpreadConstraints": [
             {
                 "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
+                "topologyKey": key,
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {
                     "matchLabels": {"app.kubernetes.io/name": "clusterapi-cluster-autoscaler"}
                 },
             }
+            # Soft, so a single-zone management cluster still schedules both replicas.
+            for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
         ],
         "resources": kube.resources("100m", "300Mi", memory_limit="600Mi"),
         "securityContext": RESTRICTED_POD,
@@ -91,6 +93,15 @@ def cilium_values(cni: CniSettings) -> dict[str, Any]:
         "operator": {
             "replicas": replicas,
             "podDisruptionBudget": {"enabled": replicas > 1},
+            # The chart's default anti-affinity is per node; spread the replicas over zones.
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"io.cilium/app": "operator"}},
+                }
+            ],
             "resources": kube.resources(
                 "10m" if laptop else "100m", "64Mi" if laptop else "128Mi", memory_limit="512Mi"
             ),

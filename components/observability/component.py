@@ -32,6 +32,7 @@ from components.observability.names import (
     LOKI_PODS,
     METRICS_SERVER_PODS,
     OPERATOR_PODS,
+    OPERATOR_WEBHOOK_PODS,
     PROMETHEUS_NAME,
     PROMETHEUS_PODS,
     RECEIVERS_SECRET,
@@ -53,6 +54,10 @@ from kernel.catalogue import chart
 from kernel.contracts import BackupMonitoring, ObjectStoreInfo, ServiceRef
 
 TYPE_TOKEN = "k8splatform:observability:ObservabilityStack"
+
+
+# The cluster CA as every pod sees it (projected service account token volume).
+CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         )
         self._metrics_server(monitoring)
 
-        self._kube_prometheus_stack(crds, after_crds)
+        kps = self._kube_prometheus_stack(crds, after_crds)
 
         credentials = self._loki_credentials(logging)
         loki_opts = pulumi.ResourceOptions.merge(
@@ -142,7 +147,12 @@ class ObservabilityStack(pulumi.ComponentResource):
         kube.helm_chart(
             "alloy", chart("alloy"), logging, alloy_values(args.settings, logging), after_crds
         )
-        self._backup_monitoring(after_crds)
+        # PrometheusRules pass the operator's admission webhook (failurePolicy Fail):
+        # create them only once the kps Chart, whose objects pulumi-kubernetes awaits
+        # until ready (the webhook Deployment included), is up.
+        self._backup_monitoring(
+            pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=[kps]))
+        )
         self._network_policies()
 
         self.grafana = ServiceRef(
@@ -169,7 +179,7 @@ class ObservabilityStack(pulumi.ComponentResource):
 
     def _kube_prometheus_stack(
         self, crds: pulumi.Resource, after_crds: pulumi.ResourceOptions
-    ) -> None:
+    ) -> pulumi.Resource:
         """kube-prometheus-stack, after the Secrets and dashboards it reads by name."""
         args = self._args
         monitoring, logging = self._monitoring, self._logging
@@ -179,7 +189,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         kps_opts = pulumi.ResourceOptions.merge(
             after_crds, pulumi.ResourceOptions(depends_on=[crds, admin, receivers, *dashboards])
         )
-        kube.helm_chart(
+        return kube.helm_chart(
             KPS,
             chart("kube-prometheus-stack"),
             monitoring,
@@ -208,8 +218,14 @@ class ObservabilityStack(pulumi.ComponentResource):
                     "enabled": s.metrics_server_replicas > 1,
                     "minAvailable": 1,
                 },
-                # kind's kubelets serve self-signed certificates; real clusters verify them.
-                "args": ["--kubelet-insecure-tls"] if s.kubelet_insecure_tls else [],
+                # kind's kubelets serve self-signed certificates (dev only, documented);
+                # elsewhere kubelets get serving certificates from the cluster CA
+                # (serverTLSBootstrap, see capi_objects.KUBELET_SERVING_PATCH), which the
+                # service account's ca.crt holds: kubeadm's kube-controller-manager signs
+                # kubernetes.io/kubelet-serving CSRs with it (--cluster-signing-cert-file).
+                "args": ["--kubelet-insecure-tls"]
+                if s.kubelet_insecure_tls
+                else [f"--kubelet-certificate-authority={CLUSTER_CA}"],
                 "topologySpreadConstraints": spread(
                     s.metrics_server_replicas, s.zone_spread, METRICS_SERVER_PODS
                 ),
@@ -414,6 +430,10 @@ class ObservabilityStack(pulumi.ComponentResource):
         if a.internal_issuer is not None:
             entity("apiserver-to-operator-webhook", mon, pod_selector=OPERATOR_PODS,
                    ingress_from=net.API_SERVER, ingress_ports=[10250])  # fmt: skip
+            # prod: the webhooks are served by the chart's standalone webhook Deployment.
+            entity("apiserver-to-operator-admission-webhook", mon,
+                   pod_selector=OPERATOR_WEBHOOK_PODS, ingress_from=net.API_SERVER,
+                   ingress_ports=[10250])  # fmt: skip
         self._logging_policies(policy)
 
     def _logging_policies(self, policy: Callable[..., None]) -> None:

@@ -30,6 +30,7 @@ LOKI_GATEWAY_PODS = {"app.kubernetes.io/name": "loki", "app.kubernetes.io/compon
 ALLOY_PODS = {"app.kubernetes.io/name": "alloy"}
 METRICS_SERVER_PODS = {"app.kubernetes.io/name": "metrics-server"}
 OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
+OPERATOR_WEBHOOK_PODS = {"app": "kube-prometheus-stack-operator-webhook"}
 
 # Node and API-server addresses are not known here and hostNetwork pods have no pod
 # selector, so traffic to them is allowed by port to any address.

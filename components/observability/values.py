@@ -20,6 +20,7 @@ from components.observability.names import (
     LOKI,
     LOKI_GATEWAY_PODS,
     LOKI_PODS,
+    OPERATOR_WEBHOOK_PODS,
     PROMETHEUS_NAME,
     PROMETHEUS_PODS,
     RECEIVERS_SECRET,
@@ -106,8 +107,17 @@ def endpoint_port(store: LokiObjectStore | None) -> list[int]:
     return []
 
 
-def _operator_webhooks(internal_issuer: pulumi.Input[str] | None) -> tuple[dict[str, Any], bool]:
-    """The operator's admission webhooks and TLS: on only with a cert-manager issuer."""
+def _operator_webhooks(
+    internal_issuer: pulumi.Input[str] | None, ha: bool, zones: bool
+) -> tuple[dict[str, Any], bool]:
+    """The operator's admission webhooks and TLS: on only with a cert-manager issuer.
+
+    With `ha`, the webhooks (failurePolicy Fail) are served by the chart's standalone
+    admission-webhook Deployment, 2 replicas with a PDB over zones: the operator itself
+    cannot run more than one replica (no leader election: prometheus-operator issue
+    #2491; the chart hard-codes `replicas: 1`, prometheus-community/helm-charts#3836),
+    and a single pod serving a Fail webhook blocks every PrometheusRule while it moves.
+    """
     if internal_issuer is not None:
         # Chart v4 drops the hook Jobs that would create the webhook certificate:
         # cert-manager issues it instead, from the platform CA ClusterIssuer.
@@ -119,6 +129,8 @@ def _operator_webhooks(internal_issuer: pulumi.Input[str] | None) -> tuple[dict[
                 "issuerRef": {"name": internal_issuer, "kind": "ClusterIssuer"},
             },
         }
+        if ha:
+            webhooks["deployment"] = _webhook_deployment(zones)
         operator_tls = True
     else:
         # No cert-manager: the hook Jobs cannot run under Chart v4, so validation
@@ -152,6 +164,27 @@ def _control_plane_scrapes(control_plane_metrics: bool) -> dict[str, Any]:
     }
 
 
+def _webhook_deployment(zones: bool) -> dict[str, Any]:
+    topology = ZONE if zones else HOSTNAME
+    return {
+        "enabled": True,
+        "replicas": 2,
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        # The chart's webhook Deployment takes affinity, not topologySpreadConstraints.
+        "affinity": {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "topologyKey": topology,
+                        "labelSelector": {"matchLabels": dict(OPERATOR_WEBHOOK_PODS)},
+                    }
+                ]
+            }
+        },
+        "resources": kube.resources("10m", "32Mi", cpu_limit="100m", memory_limit="64Mi"),
+    }
+
+
 def kps_values(
     s: ObservabilitySettings,
     *,
@@ -163,7 +196,7 @@ def kps_values(
 ) -> dict[str, Any]:
     """kube-prometheus-stack: Prometheus, Alertmanager, Grafana and the exporters."""
     p = s.prometheus
-    webhooks, operator_tls = _operator_webhooks(internal_issuer)
+    webhooks, operator_tls = _operator_webhooks(internal_issuer, p.replicas > 1, s.zone_spread)
     open_selectors = {
         f"{kind}SelectorNilUsesHelmValues": False
         for kind in ("rule", "serviceMonitor", "podMonitor", "probe", "scrapeConfig")
@@ -242,11 +275,10 @@ def _alertmanager_values(s: ObservabilitySettings) -> dict[str, Any]:
 def grafana_values(
     s: ObservabilitySettings, logging_namespace: pulumi.Input[str]
 ) -> dict[str, Any]:
-    """Stateless HA: every replica provisions the same datasources and dashboards from
-    ConfigMaps and keeps its own throw-away SQLite; nothing is shared, so no database.
-    Lost on restart / not shared between replicas: UI-made dashboards (disabled),
-    users other than admin, preferences, annotations, API tokens, login sessions
-    (docs/observability.md explains the trade-off and the external-DB upgrade path).
+    """One replica, provisioned with datasources and dashboards from ConfigMaps, on a
+    throw-away SQLite. Lost on restart: UI-made dashboards (disabled), users other than
+    admin, preferences, annotations, API tokens, login sessions (docs/observability.md
+    explains the choice and the external-database path to more replicas).
     """
     n = s.grafana_replicas
     sidecar_resources = kube.resources("10m", "64Mi", cpu_limit="100m", memory_limit="128Mi")
@@ -389,12 +421,7 @@ def loki_values(
         "backend": {"replicas": 0},
         "read": {"replicas": 0},
         "write": {"replicas": 0},
-        "gateway": {
-            "replicas": 2 if ha else 1,
-            "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
-            "topologySpreadConstraints": spread(2 if ha else 1, s.zone_spread, LOKI_GATEWAY_PODS),
-            "resources": kube.resources("10m", "32Mi", cpu_limit="200m", memory_limit="128Mi"),
-        },
+        "gateway": _loki_gateway(s, ha),
         "chunksCache": cache,
         "resultsCache": {**cache, "allocatedMemory": max(64, lk.chunks_cache_mb // 8)},
         "memcachedExporter": {
@@ -411,6 +438,19 @@ def loki_values(
         },
     }
     return values
+
+
+def _loki_gateway(s: ObservabilitySettings, ha: bool) -> dict[str, Any]:
+    return {
+        "replicas": 2 if ha else 1,
+        "podDisruptionBudget": {"enabled": ha, "maxUnavailable": 1},
+        "topologySpreadConstraints": spread(2 if ha else 1, s.zone_spread, LOKI_GATEWAY_PODS),
+        "resources": kube.resources("10m", "32Mi", cpu_limit="200m", memory_limit="128Mi"),
+        # The access-log exporter sidecar has no resources by default.
+        "metrics": {
+            "resources": kube.resources("5m", "16Mi", cpu_limit="50m", memory_limit="64Mi")
+        },
+    }
 
 
 def _single_binary(

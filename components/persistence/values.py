@@ -134,6 +134,9 @@ def ebs_csi_values(replicas: int) -> dict[str, Any]:
         },
         "node": {
             "resources": kube.resources("10m", "64Mi", cpu_limit="200m", memory_limit="256Mi"),
+            # The machines are Linux only; the chart's default also renders a privileged
+            # Windows node DaemonSet that would schedule nowhere.
+            "enableWindows": False,
         },
         # Classes are plain objects (the component), so they can be protected one by one.
         "storageClasses": [],

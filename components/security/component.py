@@ -26,6 +26,7 @@ from components.security.rbac import (
 )
 from components.security.settings import ACME, DNS01_ROUTE53, SecuritySettings, TenantSettings
 from components.security.values import (
+    TRIVY_PODS,
     acme_spec,
     cert_manager_values,
     kyverno_values,
@@ -127,6 +128,8 @@ class SecurityBaseline(pulumi.ComponentResource):
         self.tenant_namespaces = {n: ns.metadata.name for n, ns in tenants.items()}
         self._cluster_rbac()
 
+        # Issuers wait for the cert-manager Chart itself (its webhook is failurePolicy Fail
+        # and startupapicheck, a hook, never runs under Chart v4).
         cert_manager = self._cert_manager(created[CERT_MANAGER], args.monitoring_crds)
         self.internal_issuer = self._internal_issuer(cert_manager)
         self.cluster_issuer = self._cluster_issuer(cert_manager, self.internal_issuer)
@@ -455,9 +458,20 @@ class SecurityBaseline(pulumi.ComponentResource):
         self._allow_internet(TRIVY, ns, "registry-egress", [443])
         values = trivy_values(t, self._s.service_monitors)
         deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
-        kube.helm_chart(
+        release = kube.helm_chart(
             "trivy-operator", chart("trivy-operator"), TRIVY, values, self._after(*deps)
         )
+        if t.replicas > 1:
+            # The chart renders no PodDisruptionBudget.
+            k8s.policy.v1.PodDisruptionBudget(
+                "trivy-operator-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="trivy-operator", namespace=TRIVY),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    min_available=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(TRIVY_PODS)),
+                ),
+                opts=self._after(ns, release),
+            )
 
 
 # ---- pure builders (tested directly) -------------------------------------------------------

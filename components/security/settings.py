@@ -109,6 +109,8 @@ class TrivySettings:
     operator_digest: str = ""
     scanner_digest: str = ""
     concurrent_scans: int = 1
+    replicas: int = 1
+    """>1 turns on the chart's leader election (OPERATOR_LEADER_ELECTION_ENABLED)."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ def load_section(load: Loader, root: Section) -> SecuritySettings:
 
     tls = _tls(load, s)
 
-    trivy = _trivy(s)
+    trivy = _trivy(load, s)
     monitors = s.boolean(
         "serviceMonitors",
         True,
@@ -360,7 +362,7 @@ def _acme(load: Loader, tls_s: Section, issuer: str, gateway_api: bool) -> AcmeS
     return acme
 
 
-def _trivy(s: Section) -> TrivySettings:
+def _trivy(load: Loader, s: Section) -> TrivySettings:
     tv = s.section("trivy", doc="trivy-operator image scanning.")
     trivy = TrivySettings(
         enabled=tv.boolean("enabled", True, doc="Scan workload images for vulnerabilities."),
@@ -379,6 +381,9 @@ def _trivy(s: Section) -> TrivySettings:
         concurrent_scans=tv.integer(
             "concurrentScans", ByProfile(1, 3), doc="Scan jobs at once.", minimum=1, maximum=10
         ),
+        # The chart turns on leader election above one replica (trivy-operator-config
+        # ConfigMap: OPERATOR_LEADER_ELECTION_ENABLED), so a standby takes over.
+        replicas=load.replicas(tv, "replicas", ByProfile(1, 2), doc="Operator replicas."),
     )
     tv.close()
     return trivy

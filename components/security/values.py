@@ -38,7 +38,10 @@ def cert_manager_values(tls: TlsSettings, service_monitors: bool) -> dict[str, A
             **tier("10m", "64Mi"),
             "topologySpreadConstraints": _spread("cainjector") if ha else [],
         },
-        # startupapicheck is a Helm hook Job; Chart v4 drops hooks, so don't render it.
+        # startupapicheck is a Helm hook Job (it waits until the webhook answers); Chart v4
+        # never runs hooks, so it is off. Its replacement: Issuers and Certificates depend
+        # on the Chart resource, which pulumi-kubernetes awaits until every object of it,
+        # the webhook Deployment included, is ready (tests/test_order_contract.py).
         "startupapicheck": {"enabled": False},
         "prometheus": {
             "enabled": True,
@@ -111,7 +114,10 @@ def trivy_values(t: TrivySettings, service_monitors: bool) -> dict[str, Any]:
             "fsGroup": 10000,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        # The chart has no topologySpreadConstraints value: spread the standby by affinity.
+        "affinity": _zone_anti_affinity(TRIVY_PODS) if t.replicas > 1 else {},
         "operator": {
+            "replicas": t.replicas,
             "scanJobsConcurrentLimit": t.concurrent_scans,
             # These two run the node-collector (hostPath on kubelet/etcd files), which
             # would force trivy-system to `privileged`. CIS node checks belong to the
@@ -160,6 +166,29 @@ def acme_spec(a: AcmeSettings) -> dict[str, Any]:
         "server": a.server,
         "privateKeySecretRef": {"name": "letsencrypt-account-key"},
         "solvers": [solver],
+    }
+
+
+# The trivy-operator chart's pod labels (templates/_helpers.tpl selectorLabels).
+TRIVY_PODS = {
+    "app.kubernetes.io/name": "trivy-operator",
+    "app.kubernetes.io/instance": "trivy-operator",
+}
+
+
+def _zone_anti_affinity(labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        "labelSelector": {"matchLabels": labels},
+                    },
+                }
+            ]
+        }
     }
 
 
