@@ -231,3 +231,29 @@ class KubeObject(pulumi.CustomResource):
     def name_output(self) -> pulumi.Output[str]:
         metadata: pulumi.Output[Any] = getattr(self, "metadata")  # noqa: B009
         return metadata.apply(lambda m: m["name"])
+
+
+def custom_resource(  # noqa: PLR0917 - reads like the manifest: apiVersion, kind, name, namespace, spec
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    spec: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+    *,
+    annotations: dict[str, str] | None = None,
+) -> k8s.apiextensions.CustomResource:
+    """A custom resource named `<kind>-<name>` in Pulumi, labelled as ours."""
+    metadata: dict[str, Any] = {"name": name, "labels": MANAGED_BY}
+    if namespace:
+        metadata["namespace"] = namespace
+    if annotations:
+        metadata["annotations"] = annotations
+    return k8s.apiextensions.CustomResource(
+        f"{kind.lower()}-{name}",
+        api_version=api_version,
+        kind=kind,
+        metadata=metadata,
+        spec=spec,
+        opts=opts,
+    )

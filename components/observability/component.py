@@ -18,6 +18,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.observability.alerting import dashboards
+from components.observability.logging_values import (
+    LokiObjectStore,
+    alloy_values,
+    endpoint_port,
+    loki_values,
+)
 from components.observability.names import (
     ALERTMANAGER_NAME,
     ALERTMANAGER_PODS,
@@ -39,14 +45,7 @@ from components.observability.names import (
     svc_url,
 )
 from components.observability.settings import ObservabilitySettings
-from components.observability.values import (
-    LokiObjectStore,
-    alloy_values,
-    endpoint_port,
-    kps_values,
-    loki_values,
-    spread,
-)
+from components.observability.values import kps_values, spread
 from kernel import kube
 from kernel import namespaces as ns
 from kernel import network as net

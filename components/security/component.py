@@ -357,7 +357,7 @@ class SecurityBaseline(pulumi.ComponentResource):
         """The issuer for public names: ACME when configured, else the internal CA."""
         tls = self._s.tls
         if tls.issuer == ACME and tls.acme is not None:
-            issuer = _custom(
+            issuer = kube.custom_resource(
                 "cert-manager.io/v1",
                 "ClusterIssuer",
                 "letsencrypt",
@@ -375,11 +375,11 @@ class SecurityBaseline(pulumi.ComponentResource):
         issuer signs everything else with it (one root to trust, not one per cert).
         """
         opts = self._after(cert_manager)
-        bootstrap = _custom(
+        bootstrap = kube.custom_resource(
             "cert-manager.io/v1", "ClusterIssuer", "selfsigned-bootstrap", None,
             {"selfSigned": {}}, opts,
         )  # fmt: skip
-        ca = _custom(
+        ca = kube.custom_resource(
             "cert-manager.io/v1",
             "Certificate",
             "platform-ca",
@@ -398,7 +398,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             },
             self._after(cert_manager, bootstrap),
         )
-        issuer = _custom(
+        issuer = kube.custom_resource(
             "cert-manager.io/v1",
             "ClusterIssuer",
             "platform-ca",
@@ -439,7 +439,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             opts,
         )
         for policy in cluster_policies(mode, self._s.admission.require_ha_workloads):
-            _custom(
+            kube.custom_resource(
                 "kyverno.io/v1",
                 "ClusterPolicy",
                 policy["metadata"]["name"],
@@ -475,31 +475,6 @@ class SecurityBaseline(pulumi.ComponentResource):
 
 
 # ---- pure builders (tested directly) -------------------------------------------------------
-
-
-def _custom(  # noqa: PLR0917 - reads like the manifest: apiVersion, kind, name, namespace, spec
-    api_version: str,
-    kind: str,
-    name: str,
-    namespace: str | None,
-    spec: dict[str, Any],
-    opts: pulumi.ResourceOptions,
-    *,
-    annotations: dict[str, str] | None = None,
-) -> k8s.apiextensions.CustomResource:
-    metadata: dict[str, Any] = {"name": name, "labels": kube.MANAGED_BY}
-    if namespace:
-        metadata["namespace"] = namespace
-    if annotations:
-        metadata["annotations"] = annotations
-    return k8s.apiextensions.CustomResource(
-        f"{kind.lower()}-{name}",
-        api_version=api_version,
-        kind=kind,
-        metadata=metadata,
-        spec=spec,
-        opts=opts,
-    )
 
 
 def _name_of(r: pulumi.CustomResource, name: str) -> pulumi.Output[str]:

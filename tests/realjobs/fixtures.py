@@ -122,6 +122,19 @@ def make_world(
 JobRunner = Callable[..., tuple[pod.Pod, pod.PodRun]]
 
 
+def _credential_secrets(cronjob: dict[str, Any], keys: Keys) -> dict[str, dict[str, str]]:
+    """Every Secret volume of the job holds the snapshot user's keys as an AWS INI file."""
+    ini = (
+        "[default]\n"
+        f"aws_access_key_id = {keys.access_key_id}\n"
+        f"aws_secret_access_key = {keys.secret_access_key}\n"
+    )
+    volumes = pod.pod_spec(cronjob).get("volumes", [])
+    names = [v["secret"]["secretName"] for v in volumes if "secret" in v]
+    assert names, "the snapshot job mounts no credentials Secret"
+    return {name: {"cloud": ini} for name in names}
+
+
 @pytest.fixture(scope="session")
 def run_snapshot_job(
     bins: dict[str, Path],
@@ -142,10 +155,10 @@ def run_snapshot_job(
             path=binaries.bin_dirs(bins),
             metadata={"labels": {"batch.kubernetes.io/job-name": "etcd-snapshot-29418480"}},
             rewrites={ETCD_RENDERED_ENDPOINT: etcd_endpoint or etcd_server.endpoint},
-            # In prod the credentials are the node's instance profile and the endpoint is
-            # AWS; both reach the aws CLI through its standard variables.
+            # The job's static keys arrive as the rendered Secret's `cloud` file (the
+            # AWS_SHARED_CREDENTIALS_FILE the CronJob sets); the endpoint is AWS in prod.
+            secrets=_credential_secrets(snapshot_cronjob, world.keys),
             extra_env={
-                **world.keys.env(),
                 "AWS_ENDPOINT_URL": world.store.url,
                 "AWS_EC2_METADATA_DISABLED": "true",
             },
