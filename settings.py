@@ -188,8 +188,11 @@ def _check_exposure(ctx: Context, security: SecuritySettings, edge: EdgeSettings
     hostname belongs to one owner (a platform UI or one tenant)."""
     exposed = [t.expose for t in security.tenants if t.expose]
     if exposed and not edge.enabled:
-        ctx.problem(exposed[0].key, list(exposed[0].hostnames),
-                    "tenants are exposed through the shared Gateway; set edge.enabled: true")
+        ctx.problem(
+            exposed[0].key,
+            list(exposed[0].hostnames),
+            "tenants are exposed through the shared Gateway; set edge.enabled: true",
+        )
         return
     owners = {edge.grafana_host: "edge.hostnames.grafana"}
     if edge.expose_prometheus:
@@ -200,11 +203,16 @@ def _check_exposure(ctx: Context, security: SecuritySettings, edge: EdgeSettings
     for e in exposed:
         for i, host in enumerate(e.hostnames):
             if host in owners:
-                ctx.problem(f"{e.key}[{i}]", host, f"already used by {owners[host]}; "
-                            "each hostname belongs to one tenant or platform UI")
+                ctx.problem(
+                    f"{e.key}[{i}]",
+                    host,
+                    f"already used by {owners[host]}; "
+                    "each hostname belongs to one tenant or platform UI",
+                )
             elif "." not in host:
-                ctx.problem(f"{e.key}[{i}]", host,
-                            f"expected a full DNS name such as {host}.{edge.domain}")
+                ctx.problem(
+                    f"{e.key}[{i}]", host, f"expected a full DNS name such as {host}.{edge.domain}"
+                )
             owners.setdefault(host, e.key)
     count = sum(len(e.hostnames) for e in exposed)
     if count > room:

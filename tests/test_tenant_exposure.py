@@ -17,8 +17,11 @@ from tools.offline import Evaluation, apply_overrides, stack_config
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
-ENVOY = (("app.kubernetes.io/component", "proxy"), ("app.kubernetes.io/managed-by", "envoy-gateway"),
-         ("app.kubernetes.io/name", "envoy"))  # fmt: skip
+ENVOY = (
+    ("app.kubernetes.io/component", "proxy"),
+    ("app.kubernetes.io/managed-by", "envoy-gateway"),
+    ("app.kubernetes.io/name", "envoy"),
+)
 
 
 def _tenants(*expose: Any) -> dict[str, Any]:
@@ -80,6 +83,12 @@ def test_the_gateway_admits_routes_only_from_published_tenants(prod: Evaluation)
     assert cert["issuerRef"]["kind"] == "ClusterIssuer"
 
 
+def _open(namespace: str, direction: str) -> dict[str, Any]:
+    spec = {"podSelector": {}, "policyTypes": [direction], direction.lower(): [{}]}
+    return {"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": namespace},
+            "spec": spec}  # fmt: skip
+
+
 def test_a_tenant_the_gateway_does_not_admit_stays_closed_whatever_allows_exist(
     full_prod: FullRender,
 ) -> None:
@@ -87,10 +96,8 @@ def test_a_tenant_the_gateway_does_not_admit_stays_closed_whatever_allows_exist(
     payments closed to the Gateway, while the published storefront stays reachable."""
     c = Contract(full_prod)
     w = c.world()
-    allow_in = {"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": "payments"},
-                "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}}
-    allow_out = {"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": "gateway"},
-                 "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}}  # fmt: skip
+    allow_in = _open("payments", "Ingress")
+    allow_out = _open("gateway", "Egress")
     world = World(w.namespaces, [*w.policies, allow_in, allow_out])
     envoy = Pod("gateway", ENVOY, W1, "192.168.1.9")
     closed = Pod("payments", (("app", "web"),), W2, "192.168.7.9")

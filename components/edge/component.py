@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.edge import tenants
 from components.edge.routes import (
     Backend,
     Gateway,
@@ -43,7 +44,6 @@ from components.edge.routes import (
     public_url,
     redirect_route_spec,
 )
-from components.edge import tenants
 from components.edge.settings import ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT, HTTPS_PORT, EdgeSettings
 from components.edge.values import (
     ENVOY_POD_LABELS,
