@@ -85,6 +85,7 @@ edge = EdgeGateway(
         grafana=observability.grafana,
         prometheus=observability.prometheus,
         alertmanager=observability.alertmanager,
+        tenants=security.exposed_tenants,
         depends_on=(security,),
     ),
 )

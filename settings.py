@@ -124,6 +124,7 @@ def load(
     root.close()
     _check_kubernetes_version(ctx, cluster, security, persistence, edge)
     _check_across_sections(load_, cluster, security, foreign or {}, backend)
+    _check_exposure(ctx, security, edge)
 
     for i, key in enumerate(accept):
         if key not in load_.guards:
@@ -176,6 +177,47 @@ def _check_across_sections(
             "tenants need a CNI with cluster-wide deny rules (cilium); remove security.tenants "
             "or run cilium",
         )
+
+
+MAX_LISTENERS = 64
+"""Gateway API v1 `spec.listeners` maxItems (gateway.networking.k8s.io_gateways.yaml)."""
+
+
+def _check_exposure(ctx: Context, security: SecuritySettings, edge: EdgeSettings) -> None:
+    """Tenant hostnames become listeners on the shared Gateway: it must exist, and a
+    hostname belongs to one owner (a platform UI or one tenant)."""
+    exposed = [t.expose for t in security.tenants if t.expose]
+    if exposed and not edge.enabled:
+        ctx.problem(
+            exposed[0].key,
+            list(exposed[0].hostnames),
+            "tenants are exposed through the shared Gateway; set edge.enabled: true",
+        )
+        return
+    owners = {edge.grafana_host: "edge.hostnames.grafana"}
+    if edge.expose_prometheus:
+        owners[edge.prometheus_host] = "edge.hostnames.prometheus"
+    if edge.expose_alertmanager:
+        owners[edge.alertmanager_host] = "edge.hostnames.alertmanager"
+    room = MAX_LISTENERS - 1 - len(owners)  # - the HTTP redirect listener, the UIs
+    for e in exposed:
+        for i, host in enumerate(e.hostnames):
+            if host in owners:
+                ctx.problem(
+                    f"{e.key}[{i}]",
+                    host,
+                    f"already used by {owners[host]}; "
+                    "each hostname belongs to one tenant or platform UI",
+                )
+            elif "." not in host:
+                ctx.problem(
+                    f"{e.key}[{i}]", host, f"expected a full DNS name such as {host}.{edge.domain}"
+                )
+            owners.setdefault(host, e.key)
+    count = sum(len(e.hostnames) for e in exposed)
+    if count > room:
+        ctx.problem(exposed[-1].key, count, f"at most {room} tenant hostnames fit on the "
+                    f"Gateway (Gateway API allows {MAX_LISTENERS} listeners)")  # fmt: skip
 
 
 def _check_kubernetes_version(

@@ -86,3 +86,15 @@ class WorkloadAccess:
 
 HookFactory = Callable[[WorkloadAccess], pulumi.ResourceHook]
 """Makes a hook for a cluster's control plane, given how to reach that cluster."""
+
+
+@dataclass(frozen=True)
+class ExposedTenant:
+    """A tenant namespace published through the shared Gateway (SecurityBaseline ->
+    EdgeGateway): its listeners admit HTTPRoutes from this namespace only."""
+
+    namespace: pulumi.Input[str]
+    name: str
+    hostnames: tuple[str, ...]
+    port: int
+    """Container port of the tenant's pods Envoy may reach."""

@@ -133,11 +133,12 @@ def test_every_https_listener_has_tls_and_the_only_plain_listener_redirects(
 ) -> None:
     plain = [li for li in listeners(stack) if li["protocol"] != "HTTPS"]
     assert [li["name"] for li in plain] == ["http"]
+    certs = {spec(c)["secretName"]: spec(c) for c in only(stack, CERTIFICATE)}
     for li in listeners(stack):
         if li["protocol"] == "HTTPS":
             assert li["tls"]["mode"] == "Terminate"
-            assert li["tls"]["certificateRefs"][0]["name"] == "platform-gateway-tls"
-            assert li["hostname"]
+            (ref,) = li["tls"]["certificateRefs"]
+            assert li["hostname"] in certs[ref["name"]]["dnsNames"], li["name"]
     on_http = [
         r
         for r in only(stack, HTTPROUTE)
@@ -159,8 +160,12 @@ def test_the_https_certificate_comes_from_the_platform_cluster_issuer(stack: Eva
     issuer = spec(cert)["issuerRef"]
     assert issuer["kind"] == "ClusterIssuer"
     assert issuer["name"] == {"dev": "platform-ca", "prod": "letsencrypt"}[stack.stack]
-    hostnames = {li.get("hostname") for li in listeners(stack)} - {None}
+    # Tenant listeners (named after their hostname) carry their own certificates.
+    hostnames = {li["hostname"] for li in listeners(stack) if li["name"].startswith("https-")}
     assert set(spec(cert)["dnsNames"]) == hostnames
+    for c in only(stack, CERTIFICATE):
+        if spec(c)["secretName"].startswith("tenant-"):
+            assert spec(c)["issuerRef"] == issuer
 
 
 def test_grafana_is_routed_and_its_public_url_is_a_stack_output(prod: Evaluation) -> None:
@@ -207,7 +212,8 @@ def test_htpasswd_entries_use_the_sha_scheme_envoy_understands() -> None:
 
 
 def test_a_disabled_edge_renders_nothing_and_exports_no_urls() -> None:
-    e = evaluate("dev", {"edge.enabled": False})
+    unpublished = [{"name": "demo", "developerGroups": ["developers"]}]
+    e = evaluate("dev", {"edge.enabled": False, "security.tenants": unpublished})
     assert [r.type for r in edge_resources(e)] == []
     assert e.outputs["grafanaPublicUrl"] is None
 

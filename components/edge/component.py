@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.edge import tenants
 from components.edge.routes import (
     Backend,
     Gateway,
@@ -43,7 +44,7 @@ from components.edge.routes import (
     public_url,
     redirect_route_spec,
 )
-from components.edge.settings import ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT, EdgeSettings
+from components.edge.settings import ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT, HTTPS_PORT, EdgeSettings
 from components.edge.values import (
     ENVOY_POD_LABELS,
     ENVOY_PROXY_NAME,
@@ -54,6 +55,7 @@ from components.edge.values import (
 )
 from kernel import data, kube
 from kernel.catalogue import chart
+from kernel.contracts import ExposedTenant
 
 TYPE_TOKEN = "k8splatform:edge:EdgeGateway"
 
@@ -68,6 +70,8 @@ class EdgeGatewayArgs:
     prometheus: Backend | None = None
     alertmanager: Backend | None = None
     cluster_domain: str = "cluster.local"
+    tenants: tuple[ExposedTenant, ...] = ()
+    """Tenant namespaces published through the Gateway (SecurityBaseline.exposed_tenants)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What must exist first: cert-manager and its ClusterIssuer (SecurityBaseline)."""
 
@@ -126,6 +130,7 @@ class EdgeGateway(pulumi.ComponentResource):
         )
         after_eg = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[eg]))
         self._network_policies(args, routes, child)
+        tenants.network_policies(args.tenants, ns, child)
 
         gateway = _gateway(args, routes, child, after_eg)
         after_gw = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[gateway]))
@@ -393,12 +398,14 @@ def _gateway(
         },
         child,
     )
+    tenant_certs = tenants.certificates(args.tenants, ns, args.cluster_issuer, child)
     gateway = Gateway(
         "edge-gateway",
         ns,
-        gateway_spec(routes),
+        gateway_spec(routes, tenants.listeners(args.tenants, HTTPS_PORT)),
         pulumi.ResourceOptions.merge(
-            after_eg, pulumi.ResourceOptions(depends_on=[gateway_class, certificate])
+            after_eg,
+            pulumi.ResourceOptions(depends_on=[gateway_class, certificate, *tenant_certs]),
         ),
     )
     return gateway

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +38,13 @@ def htpasswd_line(user: str, password: str) -> str:
     return f"{user}:{{SHA}}{digest}\n"
 
 
-def gateway_spec(routes: list[Route]) -> dict[str, Any]:
+def gateway_spec(
+    routes: list[Route], tenant_listeners: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """An HTTP listener that only redirects, and one HTTPS listener per public hostname.
 
     Each HTTPS listener accepts routes only from its backend's namespace, so a tenant
-    cannot attach a route for grafana.<domain>."""
+    cannot attach a route for grafana.<domain>; tenants' listeners come last."""
     listeners: list[dict[str, Any]] = [
         {
             "name": "http",
@@ -73,7 +76,7 @@ def gateway_spec(routes: list[Route]) -> dict[str, Any]:
                 },
             }
         )
-    return {"gatewayClassName": GATEWAY_CLASS, "listeners": listeners}
+    return {"gatewayClassName": GATEWAY_CLASS, "listeners": [*listeners, *tenant_listeners]}
 
 
 def redirect_route_spec(gateway_namespace: pulumi.Input[str], https_port: int) -> dict[str, Any]:

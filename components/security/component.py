@@ -35,6 +35,7 @@ from components.security.values import (
 from kernel import kube
 from kernel import network as net
 from kernel.catalogue import chart
+from kernel.contracts import ExposedTenant
 from kernel.namespaces import (
     CERT_MANAGER,
     KYVERNO,
@@ -74,6 +75,8 @@ class SecurityBaseline(pulumi.ComponentResource):
     namespaces: dict[str, pulumi.Output[str]]
     """Platform namespace name -> the created namespace (depend on it, not the string)."""
     tenant_namespaces: dict[str, pulumi.Output[str]]
+    exposed_tenants: tuple[ExposedTenant, ...]
+    """Tenants that asked to be published through the shared Gateway (EdgeGateway)."""
     cluster_issuer: pulumi.Output[str]
     """ClusterIssuer for public hostnames (gateway listeners): ACME in prod."""
     internal_issuer: pulumi.Output[str]
@@ -126,6 +129,11 @@ class SecurityBaseline(pulumi.ComponentResource):
             self._tenant_rbac(t, ns)
             self._tenant_baseline(t, ns)
         self.tenant_namespaces = {n: ns.metadata.name for n, ns in tenants.items()}
+        self.exposed_tenants = tuple(
+            ExposedTenant(tenants[t.name].metadata.name, t.name, t.expose.hostnames, t.expose.port)
+            for t in s.tenants
+            if t.expose
+        )
         self._cluster_rbac()
 
         # Issuers wait for the cert-manager Chart itself (its webhook is failurePolicy Fail
@@ -299,7 +307,9 @@ class SecurityBaseline(pulumi.ComponentResource):
 
     def _tenant_baseline(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
         """The cluster-wide deny fence (settings refuse tenants on a CNI without it)."""
-        baseline(t.name, t.api_server_egress, self._after(ns, *self._net.ready))
+        baseline(
+            t.name, t.api_server_egress, t.expose is not None, self._after(ns, *self._net.ready)
+        )
 
     def _cluster_rbac(self) -> None:
         r = self._s.rbac

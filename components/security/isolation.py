@@ -17,7 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from kernel import kube, network
-from kernel.namespaces import PLATFORM_NAMESPACES
+from kernel.namespaces import GATEWAY, PLATFORM_NAMESPACES
 
 TENANT_LABEL = "k8s-platform/tenant"
 NS_KEY = "k8s:io.kubernetes.pod.namespace"
@@ -55,8 +55,9 @@ collects every chart role labelled aggregate-to-edit (kube-prometheus-stack's Pr
 and Alertmanager CRs). Reading policies stays: developers see why a flow is denied."""
 
 
-def tenant_baseline(tenant: str, api_access: bool) -> dict[str, Any]:
-    """The CiliumClusterwideNetworkPolicy spec that fences `tenant`'s pods in."""
+def tenant_baseline(tenant: str, api_access: bool, exposed: bool = False) -> dict[str, Any]:
+    """The CiliumClusterwideNetworkPolicy spec that fences `tenant`'s pods in; a tenant
+    not published through the shared Gateway is also fenced off from it (ingress)."""
     platform = sorted(ns.name for ns in PLATFORM_NAMESPACES)
     deny: list[dict[str, Any]] = [
         # EC2 instance metadata: the node's role (and with it the backup bucket).
@@ -81,13 +82,17 @@ def tenant_baseline(tenant: str, api_access: bool) -> dict[str, Any]:
         ]  # fmt: skip
     else:
         deny.append({"toEntities": ["host", "remote-node", "kube-apiserver"]})
-    return {
+    spec: dict[str, Any] = {
         "description": f"Tenant {tenant}: no IMDS, nodes, API server, platform or other "
         "tenants, whatever the namespace's own policies say.",
         "endpointSelector": {"matchLabels": {NS_KEY: tenant}},
         "enableDefaultDeny": {"ingress": False, "egress": False},
         "egressDeny": deny,
     }
+    if not exposed:
+        # Deny beats allow: no policy in either namespace publishes this tenant.
+        spec["ingressDeny"] = [{"fromEndpoints": [{"matchLabels": {NS_KEY: GATEWAY}}]}]
+    return spec
 
 
 def developer_role(opts: pulumi.ResourceOptions) -> None:
@@ -101,12 +106,12 @@ def developer_role(opts: pulumi.ResourceOptions) -> None:
     )
 
 
-def baseline(tenant: str, api_access: bool, opts: pulumi.ResourceOptions) -> None:
+def baseline(tenant: str, api_access: bool, exposed: bool, opts: pulumi.ResourceOptions) -> None:
     k8s.apiextensions.CustomResource(
         f"{tenant}-tenant-baseline",
         api_version=network.CNP_API,
         kind="CiliumClusterwideNetworkPolicy",
         metadata={"name": f"tenant-{tenant}-baseline", "labels": kube.MANAGED_BY},
-        spec=tenant_baseline(tenant, api_access),
+        spec=tenant_baseline(tenant, api_access, exposed),
         opts=opts,
     )

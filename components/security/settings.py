@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from kernel.config import (
     CPU_QUANTITY,
     DNS_LABEL,
+    DNS_NAME,
     EMAIL,
     MEMORY_QUANTITY,
     MISSING,
@@ -59,12 +60,23 @@ class ContainerLimits:
 
 
 @dataclass(frozen=True)
+class TenantExposure:
+    hostnames: tuple[str, ...]
+    port: int
+    """The container port the Gateway's Envoy pods may reach in the tenant namespace."""
+    key: str = ""
+    """Its config key, for problems found across sections (hostnames vs `edge`)."""
+
+
+@dataclass(frozen=True)
 class TenantSettings:
     name: str
     developer_groups: tuple[str, ...] = ()
     viewer_groups: tuple[str, ...] = ()
     ci_deployer: bool = True
     api_server_egress: bool = False
+    expose: TenantExposure | None = None
+    """Published through the shared Gateway (None: the Gateway never reaches this tenant)."""
     quota: TenantQuota = field(default_factory=TenantQuota)
     limits: ContainerLimits = field(default_factory=ContainerLimits)
 
@@ -166,6 +178,7 @@ def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
                              doc="Largest memory limit per container.", check=_MEM),
     )  # fmt: skip
     lr.close()
+    expose = _expose(t)
     return TenantSettings(
         name=name,
         developer_groups=_group_list(
@@ -185,9 +198,44 @@ def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
             False,
             doc="Allow this tenant's pods to reach the Kubernetes API (operators only).",
         ),
+        expose=expose,
         quota=quota,
         limits=limits,
     )
+
+
+_HOSTNAME = DNS_NAME
+"""A full DNS name: Gateway listener hostnames and certificate names (no wildcards)."""
+
+
+def _expose(t: Section) -> TenantExposure | None:
+    """`expose`: unset keeps the tenant unreachable from the Gateway. Hostnames are full
+    names (any zone the platform issuer can prove: edge.domain, or the tenant's own)."""
+    given = t.is_set("expose")
+    e = t.section(
+        "expose",
+        doc="Publish this tenant through the shared Gateway: a listener per hostname that "
+        "admits HTTPRoutes from this namespace only, a certificate, and an allow from Envoy.",
+    )
+    hostnames = e.strings(
+        "hostnames",
+        doc="Public hostnames (full DNS names, e.g. shop.<edge.domain>); required with expose.",
+        check=_HOSTNAME,
+    )
+    if given and not e.is_set("hostnames"):
+        t.ctx.problem(e.key("hostnames"), None, "required with expose (a list of DNS names)")
+    port = e.integer(
+        "port",
+        8080,
+        doc="Container port of the tenant's pods the Gateway may reach (the Service's "
+        "targetPort your HTTPRoute points at).",
+        minimum=1,
+        maximum=65535,
+    )
+    e.close()
+    if not given or not hostnames:
+        return None
+    return TenantExposure(hostnames=hostnames, port=port, key=e.key("hostnames"))
 
 
 def load_section(load: Loader, root: Section) -> SecuritySettings:

@@ -16,7 +16,17 @@ from typing import Any
 
 import yaml
 
-from tools.flows.evaluator import POLICY_KINDS, External, Flow, Node, Peer, Pod, World, selects
+from tools.flows.evaluator import (
+    POLICY_KINDS,
+    External,
+    Flow,
+    Labels,
+    Node,
+    Peer,
+    Pod,
+    World,
+    selects,
+)
 from tools.fullrender import FullRender
 
 TABLE = Path(__file__).with_name("flows.yaml")
@@ -116,14 +126,30 @@ class Contract:
             return [w.pod(node) for w in self.select(spec["namespace"], spec["labels"])]
         if isinstance(spec, str) and spec.startswith("fqdn:"):
             return [External("52.218.0.10", spec.removeprefix("fqdn:"))]
+        published = self.published()
         fixed: dict[str, list[Peer]] = {
             "apiserver": [CP], "nodes": [W1, W2, CP], "imds": [IMDS], "world": [WORLD],
             "tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9") for t in self.tenants],
+            "exposed-tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9")
+                               for t in self.tenants if t in published],
+            "closed-tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9")
+                              for t in self.tenants if t not in published],
             "other-tenant": [Pod(OTHER_TENANT, (("app", "web"),), node, "192.168.8.9")],
         }  # fmt: skip
         if spec not in fixed:
             raise ValueError(f"unknown endpoint {spec!r}")
         return fixed[spec]
+
+    def published(self) -> set[str]:
+        """Tenants the render's Gateways admit HTTPRoutes from (on any listener)."""
+        namespaces = self.world().namespaces
+        return {
+            t
+            for gw in self.fr.of_kind("Gateway")
+            for listener in (gw.doc.get("spec") or {}).get("listeners") or []
+            for t in self.tenants
+            if admits(listener, gw.namespace or "", t, namespaces[t])
+        }
 
     def select(self, namespace: str | None, labels: Mapping[str, Any]) -> list[Workload]:
         sel = {"matchLabels": labels} if "matchLabels" not in labels else labels
@@ -242,6 +268,19 @@ class Contract:
             if (w.namespace, w.service_account) in bound and not w.host_network:
                 yield Row(f"{w.namespace}/{w.service_account}", [w.pod(W1)], [CP], API_PORT,
                           "TCP", "bound to a role: talks to the API server")  # fmt: skip
+
+
+def admits(listener: Mapping[str, Any], gateway_ns: str, ns: str, labels: Labels) -> bool:
+    """Gateway API v1 Listener.allowedRoutes.namespaces (apis/v1/gateway_types.go,
+    FromNamespaces): `Same` (the default) admits the Gateway's namespace, `All` every
+    namespace, `Selector` the namespaces whose labels match the selector."""
+    spec = (listener.get("allowedRoutes") or {}).get("namespaces") or {}
+    origin = spec.get("from", "Same")
+    if origin == "All":
+        return True
+    if origin == "Selector":
+        return selects(spec.get("selector") or {}, labels)
+    return ns == gateway_ns
 
 
 def _labels(doc: Mapping[str, Any]) -> dict[str, str]:
