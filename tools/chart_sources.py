@@ -116,8 +116,14 @@ def pull(dest: Path) -> int:
     for ref in CHARTS.values():
         repo = None if ref.is_oci else ref.repo
         print(f"pull {ref.name} {ref.version}")
-        # A pulled chart archive carries its dependencies under charts/ already.
-        helm.pull(ref.chart, version=ref.version, repo_url=repo, untar=True, untar_dir=str(dest))
+        try:
+            # A pulled chart archive carries its dependencies under charts/ already.
+            helm.pull(
+                ref.chart, version=ref.version, repo_url=repo, untar=True, untar_dir=str(dest)
+            )
+        except helm.HelmError as exc:
+            print(f"cannot pull {ref.name} {ref.version} from {ref.repo}: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
