@@ -143,7 +143,7 @@ def test_control_plane_targets_are_scraped_only_where_reachable(
         for target in ("kubeEtcd", "kubeScheduler", "kubeControllerManager"):
             assert kps[target]["enabled"] is expected, target
         assert kps["defaultRules"]["rules"]["etcd"] is expected
-        groups = kps["additionalPrometheusRulesMap"]["platform-alerts"]["groups"]
+        groups = []
         for rule in ev.resources:
             if rule.inputs.get("kind") == "PrometheusRule":
                 groups = [*groups, *rule.inputs["spec"]["groups"]]
@@ -243,7 +243,8 @@ def test_velero_is_scraped_where_it_runs(stack: Evaluation) -> None:
 def test_platform_alerts_cover_backups_certificates_storage_images_and_logs(
     stack: Evaluation,
 ) -> None:
-    groups = values(stack, "kps")["additionalPrometheusRulesMap"]["platform-alerts"]["groups"]
+    platform = stack.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "platform-alerts")
+    groups = platform.inputs["spec"]["groups"]
     # Backup alerts: PersistenceLayer's rules (per-schedule thresholds), loaded here.
     velero = stack.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "velero-alerts")
     groups = groups + velero.inputs["spec"]["groups"]

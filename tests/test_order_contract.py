@@ -158,3 +158,63 @@ def test_program_prometheus_rules_wait_for_the_kube_prometheus_stack_chart(
     assert rules, "the program creates no PrometheusRule: nothing to check"
     for r in rules:
         assert ev.chart("kps").urn in _waits_on(ev, r), r.name
+
+
+def _serving_deployment(full: FullRender, release: str, service: dict[str, str]) -> str | None:
+    """The Deployment of `release` whose pods the webhook's Service selects."""
+    svc = next(
+        (
+            o
+            for o in full.from_chart(release)
+            if o.kind == "Service"
+            and o.name == service.get("name")
+            and o.namespace == service.get("namespace")
+        ),
+        None,
+    )
+    selector = ((svc.doc.get("spec") or {}).get("selector") or {}) if svc else {}
+    for d in full.from_chart(release):
+        labels = ((d.doc.get("spec") or {}).get("template") or {}).get("metadata", {})
+        if (
+            d.kind == "Deployment"
+            and selector
+            and selector.items() <= labels.get("labels", {}).items()
+        ):
+            return f"apps/namespaces/{d.namespace}/Deployment/{d.name}"
+    return None
+
+
+def in_chart_order_problems(full: FullRender) -> list[str]:
+    """A chart's own objects that its own Fail webhook governs are ordered inside the
+    Chart: pulumi-kubernetes applies them after the objects their
+    `config.kubernetes.io/depends-on` annotation names (yaml/v2 resource ordering,
+    pulumi-kubernetes#2894), so they must name the Deployment serving that webhook."""
+    problems = []
+    for cfg in full.of_kind("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        for hook in cfg.doc.get("webhooks") or []:
+            if hook.get("failurePolicy", "Fail") != "Fail":
+                continue
+            server = _serving_deployment(full, cfg.source, hook["clientConfig"].get("service", {}))
+            for rule in hook.get("rules") or []:
+                if not {"CREATE", "*"} & set(rule.get("operations") or []):
+                    continue
+                for o in full.from_chart(cfg.source):
+                    _, group, plural, _ = _ref_info(o, full)
+                    if group not in rule.get("apiGroups", []) or plural not in rule.get(
+                        "resources", []
+                    ):
+                        continue
+                    annos = (o.doc.get("metadata") or {}).get("annotations") or {}
+                    waits = annos.get("config.kubernetes.io/depends-on", "").split(",")
+                    if server is None or server not in waits:
+                        problems.append(f"{o.ref} does not wait for {server} ({cfg.name})")
+    return problems
+
+
+def test_a_charts_own_objects_wait_for_the_webhook_that_governs_them(
+    both: tuple[Evaluation, FullRender],
+) -> None:
+    _, full = both
+    governed = [o for o in full.from_chart("kps") if o.kind == "PrometheusRule"]
+    assert governed, "kube-prometheus-stack renders no PrometheusRule: nothing to check"
+    assert in_chart_order_problems(full) == []

@@ -117,16 +117,11 @@ def _rules(name: str) -> list[dict[str, Any]]:
     return rules
 
 
-def platform_rules(etcd_snapshots: bool) -> dict[str, Any]:
-    """Alerts on the platform's own guarantees (backups, certificates, storage, images, logs)."""
-    # Backup alerts (Velero schedules, the etcd snapshot CronJob) come from
-    # PersistenceLayer with thresholds from their schedules: Args backup_monitoring.
-    del etcd_snapshots
-    return {
-        "platform-alerts": {
-            "groups": [{"name": "platform.health", "rules": _rules("platform-health")}]
-        }
-    }
+def platform_rules() -> dict[str, Any]:
+    """The PrometheusRule spec of the platform's own guarantees (certificates, storage,
+    images, logs). Backup alerts (Velero schedules, the etcd snapshot CronJob) come from
+    PersistenceLayer with thresholds from their schedules: Args backup_monitoring."""
+    return {"groups": [{"name": "platform.health", "rules": _rules("platform-health")}]}
 
 
 def dashboards() -> dict[str, str]:

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.observability.alerting import dashboards
+from components.observability.alerting import dashboards, platform_rules
 from components.observability.logging_values import (
     LokiObjectStore,
     alloy_values,
@@ -149,9 +149,19 @@ class ObservabilityStack(pulumi.ComponentResource):
         # PrometheusRules pass the operator's admission webhook (failurePolicy Fail):
         # create them only once the kps Chart, whose objects pulumi-kubernetes awaits
         # until ready (the webhook Deployment included), is up.
-        self._backup_monitoring(
-            pulumi.ResourceOptions.merge(after_crds, pulumi.ResourceOptions(depends_on=[kps]))
+        after_kps = pulumi.ResourceOptions.merge(
+            after_crds, pulumi.ResourceOptions(depends_on=[kps])
         )
+        self._backup_monitoring(after_kps)
+        k8s.apiextensions.CustomResource(
+            "platform-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": f"{KPS}-platform-alerts", "namespace": self._monitoring,
+                      "labels": kube.MANAGED_BY},
+            spec=platform_rules(),
+            opts=after_kps,
+        )  # fmt: skip
         self._network_policies()
 
         self.grafana = ServiceRef(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 
-from components.observability.alerting import alertmanager_config, platform_rules
+from components.observability.alerting import alertmanager_config
 from components.observability.names import (
     ALERTMANAGER_NAME,
     ALERTMANAGER_PODS,
@@ -26,6 +26,7 @@ from components.observability.names import (
 )
 from components.observability.settings import ObservabilitySettings
 from kernel import kube
+from kernel import namespaces as ns
 from kernel.config import memory_bytes
 
 
@@ -102,14 +103,27 @@ def _operator_webhooks(
     return webhooks, operator_tls
 
 
-def _control_plane_scrapes(control_plane_metrics: bool) -> dict[str, Any]:
+def _control_plane_scrapes(
+    control_plane_metrics: bool, webhook_deployment: str | None
+) -> dict[str, Any]:
     """Scrape, and alert on, only the control-plane components we can actually reach.
     kube-proxy serves metrics on 127.0.0.1:10249 (its --metrics-bind-address default,
     kube-proxy reference docs); kubeadm (prod) and kind (dev) keep that default, so its
     target would read as down forever: not scraped, no kube-proxy alerts."""
+    # The chart's own PrometheusRules pass the operator's Fail webhook, served by a
+    # Deployment of the same chart: pulumi-kubernetes orders objects inside a Chart by the
+    # `config.kubernetes.io/depends-on` annotation (yaml/v2 resource ordering,
+    # pulumi-kubernetes#2894), so they wait until that Deployment is ready.
+    wait = (
+        {"config.kubernetes.io/depends-on": f"apps/namespaces/{ns.MONITORING}/Deployment/"
+         f"{webhook_deployment}"}
+        if webhook_deployment
+        else {}
+    )  # fmt: skip
     return {
         "defaultRules": {
             "create": True,
+            "annotations": wait,
             "rules": {
                 "etcd": control_plane_metrics,
                 "kubeControllerManager": control_plane_metrics,
@@ -146,6 +160,13 @@ def _webhook_deployment(zones: bool) -> dict[str, Any]:
     }
 
 
+def webhook_server(webhooks: dict[str, Any]) -> str | None:
+    """The Deployment that serves the operator's admission webhooks, if they are on."""
+    if not webhooks.get("enabled"):
+        return None
+    return f"{KPS}-operator-webhook" if "deployment" in webhooks else f"{KPS}-operator"
+
+
 def kps_values(
     s: ObservabilitySettings,
     *,
@@ -167,8 +188,7 @@ def kps_values(
         "fullnameOverride": KPS,
         # CRDs come from the prometheus-operator-crds chart (upgraded by Pulumi).
         "crds": {"enabled": False},
-        **_control_plane_scrapes(control_plane_metrics),
-        "additionalPrometheusRulesMap": platform_rules(control_plane_metrics),
+        **_control_plane_scrapes(control_plane_metrics, webhook_server(webhooks)),
         "prometheusOperator": {
             "admissionWebhooks": webhooks,
             "tls": {"enabled": operator_tls},
