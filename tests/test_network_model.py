@@ -88,6 +88,9 @@ def test_the_aws_cluster_states_its_subnets_and_opens_ciliums_ports(prod: Evalua
     rules = {(r["protocol"], r["fromPort"]) for r in net["cni"]["cniIngressRules"]}
     # system_requirements.rst "Firewall Rules": VXLAN, health, ICMP echo.
     assert {("udp", 8472), ("tcp", 4240), ("icmp", 8)} <= rules
+    # Prometheus scrapes these between nodes: node-exporter (prometheus-node-exporter
+    # chart, service.port 9100) and the kubelet (Kubernetes "Ports and Protocols": 10250).
+    assert {("tcp", 9100), ("tcp", 10250)} <= rules
     assert all("cidrBlocks" not in r for r in net["cni"]["cniIngressRules"])
     cp = {r["fromPort"] for r in net["additionalControlPlaneIngressRules"]}
     assert cp == {2381, 10257, 10259}

@@ -168,3 +168,17 @@ def test_veleros_prefix_may_not_hold_the_etcd_snapshots_folder() -> None:
     # them, and Velero's IsValid rejects a prefix with foreign folders.
     found = problems("prod", {f"{OS}.prefix": "etcd-snapshots/velero"})
     assert "outside etcd-snapshots/" in found[f"{OS}.prefix"]
+
+
+def test_prod_loki_needs_keys_or_a_role_unless_the_instance_profile_is_accepted() -> None:
+    """Like Velero: no keys and no role would be the node's instance profile through IMDS."""
+    lo = "observability.loki.objectStore"
+    no_keys = {
+        f"{lo}.accessKeyIdSecret": DELETE,
+        f"{lo}.secretAccessKeySecret": DELETE,
+        "secrets.loki-s3-key-id": DELETE,
+        "secrets.loki-s3-secret-key": DELETE,
+    }
+    assert "acceptRisks" in problems("prod", no_keys)[f"{lo}.accessKeyIdSecret"]
+    accepted = {**no_keys, "acceptRisks": [f"{lo}.accessKeyIdSecret"]}
+    assert load(apply_overrides(stack_config("prod"), accepted), "prod")

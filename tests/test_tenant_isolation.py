@@ -131,3 +131,25 @@ def test_the_baseline_survives_an_allow_all_the_tenant_adds(
     assert not evaluate(Flow(tenant, W1, 10250), world, "cilium")[0]
     # Only subtracts: what the tenant's own policies allow elsewhere stays allowed.
     assert evaluate(Flow(tenant, External("203.0.113.10"), 443), world, "cilium")[0]
+
+
+def test_every_tenant_of_the_render_keeps_its_baseline_whatever_it_allows(
+    full: FullRender,
+) -> None:
+    """The rendered policies alone (no hand-built baseline): a tenant that allows all its
+    egress still cannot reach IMDS or the kubelets (Cilium: deny rules beat allows)."""
+    c = Contract(full)
+    w = c.world()
+    assert c.tenants, "the stack has no tenant: nothing to check"
+    open_all = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
+    opened = [
+        {"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": t}, "spec": open_all}
+        for t in c.tenants
+    ]
+    world = World(w.namespaces, [*w.policies, *opened])
+    for t in c.tenants:
+        pod = Pod(t, (("app", "web"),), W1, "192.168.7.9")
+        assert not evaluate(
+            Flow(pod, External("169.254.169.254"), IMDS_FLOW_PORT), world, "cilium"
+        )[0], t
+        assert not evaluate(Flow(pod, W1, 10250), world, "cilium")[0], t
