@@ -103,7 +103,15 @@ def test_a_gap_hides_only_the_exporters_of_its_sub_chart(full: FullRender) -> No
 
 @pytest.mark.parametrize(
     ("exporter", "stacks"),
-    [("cert-manager", "both"), ("trivy-operator", "both"), ("velero", "both"), ("loki", "both")],
+    [
+        ("cert-manager", "both"),
+        ("trivy-operator", "both"),
+        ("velero", "both"),
+        ("loki", "both"),
+        # No alert of ours reads Kyverno yet, but `security.serviceMonitors` promises its
+        # admission metrics (policy results, admission latency) to whoever looks.
+        ("kyverno", "both"),
+    ],
 )
 def test_platform_alert_exporters_are_scraped(full: FullRender, exporter: str, stacks: str) -> None:
     assert scraped(exporter, scrape_targets(full)), exporter
