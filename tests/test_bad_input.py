@@ -126,6 +126,16 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"security.admission.replicas": 2}, "security.admission.replicas", "prod"),
     ({"cluster.cni.nodeCidrs": ["not-a-cidr"]}, "cluster.cni.nodeCidrs[0]", "dev"),
     ({"cluster.cni.name": "flannel"}, "cluster.cni.name", "dev"),
+    ({"cluster.cni.operatorReplicas": 0}, "cluster.cni.operatorReplicas", "dev"),
+    ({"cluster.cni.operatorReplicas": 1}, "cluster.cni.operatorReplicas", "prod"),
+    (
+        {"cluster.capi.aws.network.vpcCidr": "10.0.0.0/33"},
+        "cluster.capi.aws.network.vpcCidr",
+        "prod",
+    ),
+    ({"security.trivy.replicas": 0}, "security.trivy.replicas", "dev"),
+    ({"security.trivy.replicas": "two"}, "security.trivy.replicas", "dev"),
+    ({"security.trivy.replicas": 1}, "security.trivy.replicas", "prod"),
     (
         {
             "cluster.capi.aws.network.subnets": [
