@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the real engines into build/engines/bin, once: a stamp of every pin, wrapper
+# module and source makes a second run with nothing changed a no-op.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/engines/bin
+stamp=build/engines/stamp
+# shellcheck source=/dev/null
+. engines/versions.env
+
+sum=$( (go version; cat engines/versions.env;
+  find engines -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.sh' \) \
+    -not -name '*-embed.json' | sort | xargs cat) | sha256sum | cut -d' ' -f1)
+bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl pulumi pulumi-language-python
+  pulumi-language-python-exec pulumi-resource-kubernetes pulumi-resource-random kwok)
+have_all() { for b in "${bins[@]}"; do [[ -x $out/$b ]] || return 1; done; }
+if [[ -f $stamp && $(cat "$stamp") == "$sum" ]] && have_all; then
+  echo "engines: up to date in $out"; exit 0
+fi
+mkdir -p "$out"
+export GOFLAGS=-mod=mod
+pin() { # wrapper module, module path, expected version
+  local got
+  got=$(cd "engines/$1" && go list -m -f '{{.Version}}' "$2")
+  [[ $got == "$3" ]] || { echo "engines/$1/go.mod has $2 $got, versions.env pins $3" >&2; exit 1; }
+}
+pin kubernetes k8s.io/kubernetes "$KUBERNETES"
+pin pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI"
+pin pulumi github.com/pulumi/pulumi/sdk/v3 "$PULUMI"
+pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4 "$PULUMI_KUBERNETES"
+pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/sdk/v4 "$PULUMI_KUBERNETES_SDK"
+abs=$(pwd)/$out
+
+echo "engines: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES"
+(cd engines/kubernetes && go build -trimpath -o "$abs/" k8s.io/kubernetes/cmd/kube-apiserver \
+  k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+  k8s.io/kubernetes/cmd/kubectl)
+
+echo "engines: pulumi $PULUMI, its python language host and the random stand-in"
+sdk=github.com/pulumi/pulumi/sdk/v3
+(cd engines/pulumi &&
+  go build -trimpath -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI" \
+    -o "$abs/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
+  go build -trimpath -ldflags "-X main.version=$PULUMI" -o "$abs/" ./cmd/pulumi-language-python \
+    ./cmd/pulumi-resource-random &&
+  install -m 0755 "$(go list -m -f '{{.Dir}}' $sdk)/python/cmd/pulumi-language-python-exec" "$abs/")
+
+echo "engines: pulumi-resource-kubernetes $PULUMI_KUBERNETES"
+# Upstream's build writes the embedded schema with `go generate`; the same, from the module.
+(cd engines/pulumi-kubernetes &&
+  dir=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4) &&
+  python3 ../embed_schema.py "$dir/cmd/pulumi-resource-kubernetes" "4.25.0-alpha.0+${PULUMI_KUBERNETES##*-}" &&
+  go build -trimpath -ldflags \
+    "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=4.25.0-alpha.0+${PULUMI_KUBERNETES##*-}" \
+    -o "$abs/pulumi-resource-kubernetes" .)
+
+echo "engines: kwok $KWOK"
+GOBIN=$abs go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
+
+echo "$sum" > "$stamp"
+echo "engines: built into $out"
