@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import render
+from tools import render, urn_history
 from tools.offline import ROOT
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "render.json"
@@ -48,3 +48,32 @@ def test_a_changed_render_fails_the_check_with_a_readable_diff(
     assert lines[0] == f"--- {tampered} (recorded)"
     assert any(line.startswith("-") and '"protect": false' in line for line in lines)
     assert any(line.startswith("+") and '"protect": true' in line for line in lines)
+
+
+def test_no_urn_a_stack_ever_had_vanishes_without_an_alias_or_a_retirement(current: str) -> None:
+    gone = urn_history.vanished(json.loads(current))
+    assert not gone, (
+        f"{len(gone)} URNs of existing stacks vanished: `pulumi up` would delete what they "
+        "name. Add `aliases` where a resource moved, or retire a stateless one in "
+        f"tests/snapshots/retired-urns.yaml with the reason: {gone[:5]}"
+    )
+
+
+def test_every_current_urn_is_in_the_history(current: str) -> None:
+    history = urn_history.history()
+    for stack, urns in urn_history.urns_of(json.loads(current)).items():
+        missing = urns - set(history.get(stack, []))
+        assert not missing, f"{stack}: run `make snapshot` to record {sorted(missing)[:3]}"
+
+
+def test_nothing_stateful_is_ever_retired() -> None:
+    assert urn_history.retired(), "the retirement record is empty"
+    assert not urn_history.stateful_retirements()
+
+
+def test_a_reparented_resource_without_an_alias_is_caught(current: str) -> None:
+    doc = json.loads(current)
+    for r in doc["dev"]["resources"]:
+        if r["name"] == "prometheus-operator-crds":
+            r["aliases"] = []
+    assert any("prometheus-operator-crds" in u for u in urn_history.vanished(doc))

@@ -72,6 +72,8 @@ class Resource:
     ignore_changes: list[str]
     secret_paths: list[str]
     read: bool = False
+    aliases: list[str] = field(default_factory=list)
+    """The URNs this resource answers to besides its own (its `aliases` option)."""
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -241,6 +243,40 @@ class PlatformMocks(pulumi_mocks.Mocks):
         return {}, None
 
 
+ROOT_TYPE = "pulumi:pulumi:Stack"
+
+
+def alias_urns(request: Any, urn: str) -> list[str]:
+    """The URNs of a RegisterResource request's alias specs, as the engine resolves them:
+    each unset part (name, type, parent, stack, project) is the resource's own. Specs that
+    change the type alone are left out: pulumi-kubernetes declares one per old apiVersion."""
+    head, project, types, name = _urn_parts(urn)
+    own_type = types.rsplit("$", 1)[-1]
+    out = list(getattr(request, "aliasURNs", []))
+    for alias in request.aliases:
+        if alias.urn:
+            out.append(alias.urn)
+            continue
+        spec = alias.spec
+        if not (spec.name or spec.parentUrn or spec.noParent or spec.stack or spec.project):
+            continue
+        stack = spec.stack or head.removeprefix("urn:pulumi:")
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        # The stack's own type never appears in its children's URNs.
+        chain = _urn_parts(parent)[2] if parent else ROOT_TYPE
+        chain = "" if chain == ROOT_TYPE else chain + "$"
+        out.append(
+            f"urn:pulumi:{stack}::{spec.project or project}::"
+            f"{chain}{spec.type or own_type}::{spec.name or name}"
+        )
+    return out
+
+
+def _urn_parts(urn: str) -> tuple[str, str, str, str]:
+    head, project, types, name = urn.split("::", 3)
+    return head, project, types, name
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
@@ -268,6 +304,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=[] if read else list(request.ignoreChanges),
                 secret_paths=_secret_paths(obj),
                 read=read,
+                aliases=[] if read else alias_urns(request, urn),
             )
         )
 

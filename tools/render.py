@@ -37,6 +37,7 @@ if __package__ in (None, ""):
 
 from kernel import footprint
 from settings import preflights_off
+from tools import urn_history
 from tools.fullrender import PROGRAM, full_render
 from tools.offline import ROOT, Evaluation, Resource, evaluate, manifest, stack_config, stack_names
 
@@ -222,6 +223,7 @@ def _resource_entry(r: Resource) -> dict[str, Any]:
         "type": r.type,
         "name": r.name,
         "urn": r.urn,
+        "aliases": sorted(r.aliases),
         "parent": r.parent,
         "custom": r.custom,
         "remote": r.remote,
@@ -295,8 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.snapshot is not None:
         args.snapshot.parent.mkdir(parents=True, exist_ok=True)
-        args.snapshot.write_text(snapshot())
-        print(f"snapshot of {', '.join(SNAPSHOT_STACKS)} -> {args.snapshot}")
+        text = snapshot()
+        args.snapshot.write_text(text)
+        urn_history.record(json.loads(text))
+        print(f"snapshot of {', '.join(SNAPSHOT_STACKS)} -> {args.snapshot}, {urn_history.HISTORY.name}")
         _close_loop()
         return 0
     if args.check is not None:

@@ -86,12 +86,17 @@ def operator_crds(provider: k8s.Provider, parent: pulumi.Resource) -> k8s.helm.v
     (Helm never upgrades CRDs inside kube-prometheus-stack). Cluster-scoped only: the
     release namespace is a name, not a dependency on the namespace object. `parent`: the
     component that owns the cluster's APIs (the composition root passes the cluster)."""
+    # Until ab0a8eb this chart was the ObservabilityStack's child. Without the alias, an
+    # existing stack would create it anew under the cluster and then delete the old one,
+    # and with it every CRD and every ServiceMonitor, PrometheusRule and Prometheus.
+    # "observability": the name __main__.py gives the component.
+    moved = pulumi.Alias(parent=pulumi.create_urn("observability", TYPE_TOKEN))
     return kube.helm_chart(
         "prometheus-operator-crds",
         chart("prometheus-operator-crds"),
         ns.MONITORING,
         {},
-        kube.child_opts(parent, provider),
+        kube.child_opts(parent, provider, aliases=[moved]),
     )
 
 
