@@ -12,7 +12,7 @@ from components.persistence import PersistenceLayer, PersistenceLayerArgs
 from components.persistence import preflight as preflight_s3
 from components.persistence.upgrade_hook import pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
-from kernel import footprint
+from kernel import fixture, footprint
 from kernel import namespaces as ns
 from settings import from_pulumi
 
@@ -21,6 +21,8 @@ cfg = from_pulumi()
 # Preview and up say where they are about to deploy before anything else happens.
 pulumi.log.info(f"stack {cfg.stack} ({cfg.profile} profile) deploys to {cfg.cluster.target}")
 preflight_capa.check(cfg.cluster)
+# Test-only, off unless the live suite sets it (kernel/fixture.py).
+fixture.apply_test_switches()
 preflight_s3.run(cfg.persistence.backups.object_store)
 
 cluster = HAControlPlane(

@@ -6,11 +6,14 @@ takes the caller's ResourceOptions so children stay parented to the caller.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from kernel import footprint
 from kernel.catalogue import ChartRef
@@ -43,16 +46,47 @@ def helm_chart(
     DaemonSet, for the footprint report (see kernel/footprint.py).
     """
     footprint.record_chart(ref.name, values, daemonset_values)
+    local = local_chart(ref)
     return k8s.helm.v4.Chart(
         name,
-        chart=ref.chart,
-        version=ref.version,
+        chart=local or ref.chart,
+        version=None if local else ref.version,
         namespace=namespace,
-        repository_opts=None if ref.is_oci else k8s.helm.v4.RepositoryOptsArgs(repo=ref.repo),
+        repository_opts=None
+        if local or ref.is_oci
+        else k8s.helm.v4.RepositoryOptsArgs(repo=ref.repo),
         values=dict(values),
         skip_crds=skip_crds,
         opts=opts,
     )
+
+
+# Air-gapped installs: a directory of unpacked chart sources (`make charts` writes one in
+# build/charts) replaces the chart repositories. The pin still decides: a source at
+# another version is an error, never a silent upgrade.
+CHART_SOURCES_ENV = "K8S_PLATFORM_CHART_SOURCES"
+
+
+def local_chart(ref: ChartRef) -> str | None:
+    root = os.environ.get(CHART_SOURCES_ENV)
+    if not root:
+        return None
+    path = Path(root) / ref.name
+    meta = path / "Chart.yaml"
+    found = _chart_version(meta) if meta.is_file() else None
+    if found != ref.version:
+        raise ValueError(
+            f"{CHART_SOURCES_ENV}: {ref.name} {ref.version} is pinned, but {path} holds "
+            f"{found or 'no chart'}; run `make charts` or unset {CHART_SOURCES_ENV}"
+        )
+    return str(path)
+
+
+def _chart_version(meta: Path) -> str | None:
+    # Some Chart.yaml files start with `---` and end with an empty document.
+    doc = next((d for d in yaml.safe_load_all(meta.read_text()) if d), {})
+    version = doc.get("version")
+    return str(version) if version is not None else None
 
 
 # ---- NetworkPolicies --------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""The program as a user runs it: a copy of the project, its ./venv, the Pulumi CLI with
+its language host and providers from build/engines/bin, a file state backend and a
+passphrase, charts from local sources (the suite has no network)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernel.catalogue import CHARTS
+from kernel.fixture import SWITCH
+from kernel.kube import CHART_SOURCES_ENV
+from tests.live import engines
+from tools import chart_sources
+
+ROOT = engines.ROOT
+
+
+@dataclass(frozen=True)
+class Workspace:
+    project: Path
+    env: dict[str, str]
+
+    def pulumi(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        log = self.project.parent / "pulumi.log"
+        with log.open("a") as f:
+            f.write(f"$ pulumi {' '.join(args)}\n{done.stdout}\n{done.stderr}\n")
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} exited {done.returncode}:\n"
+                f"{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
+            )
+        return done
+
+
+def _project_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    keep = ("__main__.py", "settings.py", "Pulumi.", "components/", "kernel/", "policy/", "kind/")
+    return [f for f in out if f.startswith(keep) and (ROOT / f).is_file()]
+
+
+def copy_project(root: Path, commit: str | None = None) -> Path:
+    """The project's files (at `commit`, or as they are now) with the repo's venv."""
+    project = root / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    if commit:
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(project)], input=archive, check=True)
+    else:
+        for f in _project_files():
+            (project / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, project / f)
+    # The policy pack needs pulumi and pulumi-policy, both in the project's venv.
+    for venv in ("venv", "policy/venv"):
+        link = project / venv
+        if not link.exists():
+            link.symlink_to(ROOT / "venv")
+    return project
+
+
+def workspace(root: Path, kubeconfig: Path, *, commit: str | None = None) -> Workspace:
+    project = copy_project(root, commit)
+    state = root / "state"
+    state.mkdir(exist_ok=True)
+    sources = root / "charts"
+    sources.mkdir(exist_ok=True)
+    for ref in CHARTS.values():
+        if not (sources / ref.name).exists():
+            (sources / ref.name).symlink_to(chart_sources.chart_dir(ref))
+    env = {
+        **os.environ,
+        "PATH": f"{engines.bin_dir()}{os.pathsep}{ROOT / 'venv' / 'bin'}{os.pathsep}"
+        + os.environ.get("PATH", ""),
+        "PULUMI_HOME": str(root / "pulumi-home"),
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "live-suite",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "KUBECONFIG": str(kubeconfig),
+        CHART_SOURCES_ENV: str(sources),
+        SWITCH: "true",
+    }
+    return Workspace(project, env)
