@@ -26,7 +26,7 @@ MGMT_CONTEXT ?=
 MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range 2>/dev/null)
 
 .PHONY: help venv test lint unit realjobs engines live render validate validate-k8s validate-crs checkov yamllint crds snapshot \
-	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts
+	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts versions
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -91,6 +91,9 @@ checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov on our objects and every 
 
 validate-crs: render ## Custom resources (ours and the charts') against the CRDs in CRDS_DIR plus the charts' own
 	$(BIN)/python tools/validate_crs.py --crds $(CRDS_DIR) --render $(addprefix $(RENDERED)/,$(STACKS))
+
+versions: venv ## Newest release of every pinned component, and each Kubernetes minor's end of life (needs the network)
+	$(BIN)/python tools/versions.py
 
 charts: venv ## Pull every catalogue chart with its dependencies into build/charts (needs the chart repositories)
 	$(BIN)/python tools/chart_sources.py pull

@@ -3,7 +3,7 @@ observability -> edge, each given only what it needs; then the stack outputs."""
 
 import pulumi
 
-from components.control_plane import HAControlPlane, HAControlPlaneArgs
+from components.control_plane import HAControlPlane, HAControlPlaneArgs, server_version
 from components.control_plane import preflight as preflight_capa
 from components.edge import EdgeGateway, EdgeGatewayArgs
 from components.observability import ObservabilityStack, ObservabilityStackArgs
@@ -14,13 +14,21 @@ from components.persistence.upgrade_hook import pre_upgrade_backups
 from components.security import SecurityBaseline, SecurityBaselineArgs
 from kernel import fixture, footprint
 from kernel import namespaces as ns
-from settings import from_pulumi
+from settings import from_pulumi, installed_features, matrix_mode
 
 # Validates every setting before a single resource is registered.
 cfg = from_pulumi()
 # Preview and up say where they are about to deploy before anything else happens.
 pulumi.log.info(f"stack {cfg.stack} ({cfg.profile} profile) deploys to {cfg.cluster.target}")
+for warning in cfg.warnings:
+    pulumi.log.warn(warning)
 preflight_capa.check(cfg.cluster)
+server_version.check(
+    cfg.cluster.existing,
+    cfg.cluster.kubernetes_version,
+    installed_features(cfg.cluster, cfg.security, cfg.persistence, cfg.edge),
+    matrix_mode(cfg.cluster),
+)
 # Test-only, off unless the live suite sets it (kernel/fixture.py).
 fixture.apply_test_switches()
 preflight_s3.run(cfg.persistence.backups.object_store)

@@ -46,7 +46,9 @@ __all__ = [
     "Settings",
     "SettingsError",
     "from_pulumi",
+    "installed_features",
     "load",
+    "matrix_mode",
     "preflights_off",
     "raw_from_pulumi_config",
 ]
@@ -57,19 +59,27 @@ OTHER_NAMESPACES = ("pulumi", "kubernetes", "random", "aws")
 """Config namespaces besides the project's that a stack file may use (provider settings)."""
 
 
-PREFLIGHT_SWITCHES = ("cluster.capi.aws.preflight", "persistence.backups.objectStore.preflight")
-"""Settings that turn off the cloud preflights (previews and renders without credentials)."""
+PREFLIGHT_SWITCHES = (
+    "cluster.capi.aws.preflight",
+    "cluster.serverVersionCheck",
+    "persistence.backups.objectStore.preflight",
+)
+"""Settings that turn off the preflights (previews and renders without credentials or cluster)."""
 
 
 def preflights_off(raw: Mapping[str, Any]) -> dict[str, bool]:
     """The switches of PREFLIGHT_SWITCHES that apply to a stack's config: the CAPA one only
-    where the stack configures cluster.capi.aws (elsewhere that key is an error)."""
-    capi = ((raw.get("cluster") or {}).get("capi") or {}) if isinstance(raw, Mapping) else {}
-    return {
-        key: False
-        for key in PREFLIGHT_SWITCHES
-        if not key.startswith("cluster.capi.aws.") or (isinstance(capi, Mapping) and "aws" in capi)
+    where the stack configures cluster.capi.aws, the server-version one only in existing
+    mode (elsewhere those keys are errors)."""
+    cluster = (raw.get("cluster") or {}) if isinstance(raw, Mapping) else {}
+    capi = cluster.get("capi") or {} if isinstance(cluster, Mapping) else {}
+    profile_mode = cluster_settings.CAPI if raw.get("profile") == "prod" else "existing"
+    existing = (cluster.get("mode") or profile_mode) == cluster_settings.EXISTING
+    applies = {
+        "cluster.capi.aws.preflight": isinstance(capi, Mapping) and "aws" in capi,
+        "cluster.serverVersionCheck": existing,
     }
+    return {key: False for key in PREFLIGHT_SWITCHES if applies.get(key, True)}
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,8 @@ class Settings:
     persistence: PersistenceSettings
     observability: ObservabilitySettings
     edge: EdgeSettings
+    warnings: tuple[str, ...] = ()
+    """Accepted risks and dev-only findings: preview and up print each one."""
 
 
 def load(
@@ -122,7 +134,7 @@ def load(
     observability = observability_settings.load_section(load_, root, cluster_name=cluster.name)
     edge = edge_settings.load_section(load_, root)
     root.close()
-    _check_kubernetes_version(ctx, cluster, security, persistence, edge)
+    _check_kubernetes_version(load_, cluster, security, persistence, edge)
     _check_across_sections(load_, cluster, security, foreign or {}, backend)
     _check_exposure(ctx, security, edge)
 
@@ -149,6 +161,7 @@ def load(
         persistence=persistence,
         observability=observability,
         edge=edge,
+        warnings=tuple(ctx.warnings),
     )
 
 
@@ -221,7 +234,7 @@ def _check_exposure(ctx: Context, security: SecuritySettings, edge: EdgeSettings
 
 
 def _check_kubernetes_version(
-    ctx: Context,
+    load_: Loader,
     cluster: ClusterSettings,
     security: SecuritySettings,
     persistence: PersistenceSettings,
@@ -230,23 +243,52 @@ def _check_kubernetes_version(
     """`cluster.kubernetesVersion` must be a minor every component this stack installs
     supports (kernel/compatibility.yaml): known only once every section is read."""
     version = cluster.kubernetes_version
+    load_.guards.add("cluster.kubernetesVersion")  # acceptRisks may name it (end of life)
     if not isinstance(version, str) or K8S_VERSION(version) is not None:
         return  # the cluster section reported it already
+    on = installed_features(cluster, security, persistence, edge)
+    problem = compat.version_problem(version, on, matrix_mode(cluster))
+    if problem:
+        load_.ctx.problem("cluster.kubernetesVersion", version, problem)
+        return
+    _check_end_of_life(load_, version, on)
+
+
+def installed_features(
+    cluster: ClusterSettings,
+    security: SecuritySettings,
+    persistence: PersistenceSettings,
+    edge: EdgeSettings,
+) -> set[str]:
+    """What the stack installs, as the compatibility matrix names it (kernel.compat.FEATURES)."""
+    capi = cluster.mode == cluster_settings.CAPI
     features = {
-        "capi": cluster.mode == cluster_settings.CAPI,
-        "aws": cluster.mode == cluster_settings.CAPI and cluster.infrastructure == "aws",
+        "capi": capi,
+        "aws": capi and cluster.infrastructure == "aws",
         "edge": edge.enabled,
         "backups": persistence.backups.enabled,
         "snapshots": persistence.snapshots.enabled,
         "ebs": persistence.storage.existing_class is None,
         "trivy": security.trivy.enabled,
     }
-    on = {name for name, enabled in features.items() if enabled}
+    return {name for name, enabled in features.items() if enabled}
+
+
+def matrix_mode(cluster: ClusterSettings) -> str:
     capi = cluster.mode == cluster_settings.CAPI
-    mode = f"capi/{cluster.infrastructure}" if capi else cluster.mode
-    problem = compat.version_problem(version, on, mode)
-    if problem:
-        ctx.problem("cluster.kubernetesVersion", version, problem)
+    return f"capi/{cluster.infrastructure}" if capi else cluster.mode
+
+
+def _check_end_of_life(load_: Loader, version: str, features: set[str]) -> None:
+    """The prod profile (staging and prod) refuses a minor past upstream end of life unless
+    acceptRisks names `cluster.kubernetesVersion`; dev deploys it with a warning."""
+    key = "cluster.kubernetesVersion"
+    eol = compat.eol_problem(version, features)
+    load_.prod_requires(
+        key, eol is None, version, f"a Kubernetes minor inside upstream support: {eol}"
+    )
+    if eol is not None and (not load_.prod or key in load_.accept):
+        load_.ctx.warn(f"{key} {version}: {eol}")
 
 
 def _decode(value: Any) -> Any:

@@ -2,16 +2,19 @@
 settings and components apply with it.
 
 `python -m kernel.compat management-range` prints the management cluster's supported
-minors (e.g. `1.33-1.34`) for `make doctor`; `kind-image` prints the pinned kind node image.
+minors (e.g. `1.33-1.36`) for `make doctor`; `kind-image` prints the pinned kind node image;
+`management-kind-image` the one a local management cluster runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +86,8 @@ class Row:
     chart: str | None = None
     pin: str | None = None
     bundled_by: str | None = None
+    module: tuple[str, str] | None = None
+    """(Go module path, the pinned release's version of it), for `make versions`."""
 
     @property
     def flagged(self) -> bool:
@@ -110,6 +115,25 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class Support:
+    """One Kubernetes minor's upstream support window."""
+
+    minor: int
+    released: date
+    maintenance: date
+    """Maintenance mode starts: only critical fixes from then on."""
+    eol: date
+    """End of life: no patch release after this date."""
+
+    def status(self, today: date) -> str:
+        if today > self.eol:
+            return f"end of life since {self.eol}"
+        if today >= self.maintenance:
+            return f"maintenance mode, end of life {self.eol}"
+        return f"supported until {self.eol}"
+
+
+@dataclass(frozen=True)
 class Matrix:
     default_version: str
     rows: tuple[Row, ...]
@@ -118,6 +142,10 @@ class Matrix:
     kind_cli: str
     kind_source: str
     kind_images: Mapping[int, str]
+    reviewed: date = date.min
+    """When the support windows were last checked against their sources."""
+    support: Mapping[int, Support] = dataclasses.field(default_factory=dict)
+    support_source: str = ""
 
     def row(self, name: str) -> Row:
         return next(r for r in self.rows if r.name == name)
@@ -138,6 +166,31 @@ class Matrix:
         spans = [r.management for r in self.rows if r.management is not None]
         return Span(max(s.low or 0 for s in spans), min(s.high or 999 for s in spans))
 
+    def past_eol(self, minor: int, today: date) -> str | None:
+        """Why `minor` is outside upstream support on `today`; None while it is supported."""
+        if minor in self.support:
+            s = self.support[minor]
+            return None if today <= s.eol else f"v1.{minor} reached upstream end of life on {s.eol}"
+        known = sorted(self.support)
+        if known and minor < known[0]:
+            return f"v1.{minor} is older than v1.{known[0]}, itself out of support after " + str(
+                self.support[known[0]].eol
+            )
+        return f"no upstream support window is recorded for v1.{minor}"
+
+    def supported_minors(self, features: Collection[str], today: date) -> list[int]:
+        """Minors inside the window of `features` and inside upstream support on `today`."""
+        w = self.window(features)
+        return [m for m in sorted(self.support) if m in w and self.past_eol(m, today) is None]
+
+    def management_kind_image(self, today: date) -> str:
+        """The kind node image of the newest management minor still supported upstream."""
+        r = self.management_range()
+        fit = [m for m in self.kind_images if m in r and self.past_eol(m, today) is None]
+        if not fit:
+            raise LookupError(f"no kind node image for a supported management minor ({r})")
+        return self.kind_images[max(fit)]
+
 
 def _span(raw: Mapping[str, Any] | None) -> Span:
     if not raw:
@@ -155,7 +208,9 @@ def _row(raw: Mapping[str, Any], images: Mapping[str, Image]) -> Row:
         minors = sorted(images[raw["name"]].tags)
         stated = Span(minors[0], minors[-1])
     management = raw.get("management")
+    module = raw.get("module")
     return Row(
+        module=(str(module["path"]), str(module["version"])) if module else None,
         name=raw["name"],
         version=str(raw["version"]),
         statement=statement,
@@ -181,8 +236,17 @@ def parse(doc: Mapping[str, Any]) -> Matrix:
         for name, img in doc["images"].items()
     }
     c = doc["contract"]
+    k = doc["kubernetes"]
     return Matrix(
-        default_version=doc["kubernetes"]["default"],
+        default_version=k["default"],
+        reviewed=_date(k["reviewed"]),
+        support={
+            minor_of(v): Support(
+                minor_of(v), _date(w["released"]), _date(w["maintenance"]), _date(w["eol"])
+            )
+            for v, w in k["minors"].items()
+        },
+        support_source=" ".join(str(k["source"]).split()),
         rows=tuple(_row(r, images) for r in doc["components"]),
         images=images,
         contract=Contract(
@@ -198,6 +262,10 @@ def parse(doc: Mapping[str, Any]) -> Matrix:
         kind_source=doc["kind"]["source"],
         kind_images={minor_of(k): v for k, v in doc["kind"]["node_images"].items()},
     )
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 @functools.cache
@@ -218,6 +286,26 @@ def version_problem(version: str, features: Collection[str], mode: str) -> str |
     return (
         f"supported minors in {mode} mode with the enabled components: {window}; "
         f"v1.{minor} is outside what {names} support (docs/compatibility.md)"
+    )
+
+
+def today() -> date:
+    """The date end-of-life checks use (tests fix it)."""
+    return date.today()
+
+
+def eol_problem(version: str, features: Collection[str]) -> str | None:
+    """Why `version`'s minor is past upstream end of life today, naming the minors both
+    upstream and the components installed under `features` still support; None if supported."""
+    matrix = load()
+    problem = matrix.past_eol(minor_of(version), today())
+    if problem is None:
+        return None
+    fit = ", ".join(f"v1.{m}" for m in matrix.supported_minors(features, today()))
+    return (
+        f"{problem} (kubernetes.io/releases), so it gets no more security fixes; "
+        f"supported by upstream and the enabled components: {fit or 'none'} "
+        "(docs/compatibility.md)"
     )
 
 
@@ -253,7 +341,14 @@ def contract_problem(capi_version: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kernel.compat", description=__doc__)
     parser.add_argument(
-        "what", choices=("management-range", "kind-image", "kind-version", "default-version")
+        "what",
+        choices=(
+            "management-range",
+            "kind-image",
+            "management-kind-image",
+            "kind-version",
+            "default-version",
+        ),
     )
     what = parser.parse_args(argv).what
     m = load()
@@ -262,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"1.{r.low}-1.{r.high}")
     elif what == "kind-image":
         print(m.kind_images[minor_of(m.default_version)])
+    elif what == "management-kind-image":
+        print(m.management_kind_image(today()))
     elif what == "kind-version":
         print(m.kind_cli)
     else:

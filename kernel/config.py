@@ -59,9 +59,14 @@ class Context:
     profile: str
     problems: list[Problem] = field(default_factory=list)
     docs: list[FieldDoc] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
         self.problems.append(Problem(key, value, allowed))
+
+    def warn(self, message: str) -> None:
+        """Not an error: the program prints it at preview and up."""
+        self.warnings.append(message)
 
     def resolve(self, default: Any) -> Any:
         if isinstance(default, ByProfile):

@@ -24,10 +24,12 @@ import yaml
 
 
 class KubeApiError(RuntimeError):
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, status: int | None = None):
         super().__init__(message)
         self.transient = transient
         """Worth retrying: no answer, 429 or 5xx (API server restarting, overloaded)."""
+        self.status = status
+        """The HTTP status of an answer, None when there was none."""
 
 
 def _b64file(data: str, suffix: str) -> str:
@@ -82,7 +84,7 @@ class KubeApi:
             detail = exc.read().decode(errors="replace")[:300]
             transient = exc.code == 429 or exc.code >= 500
             raise KubeApiError(
-                f"{method} {path}: HTTP {exc.code}: {detail}", transient=transient
+                f"{method} {path}: HTTP {exc.code}: {detail}", transient=transient, status=exc.code
             ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise KubeApiError(f"{method} {path}: {exc}", transient=True) from exc

@@ -2,12 +2,16 @@
 enforce it, minor-matched images follow the cluster, and the docs are generated from it.
 
 Expected ranges come from the upstream statements each row cites (Kyverno 1.19:
-v1.33-v1.35; cert-manager 1.21 and Envoy Gateway 1.9: from v1.33; CAPA v2.11.1 via CAPI
-v1.11: up to v1.34; CAPI v1.14 drops the v1beta1 contract compatibility in v1.16).
+v1.33-v1.35; cert-manager 1.21 and Envoy Gateway 1.9: from v1.33; CAPA v2.13.0 via CAPI
+v1.13.4: up to v1.36; CCM images: up to v1.35; CAPI v1.14 drops the v1beta1 contract
+compatibility in v1.16). Support windows: kubernetes.io/releases/1.33 ... /1.37 (1.34 end
+of life 2026-10-27, 1.35 2027-02-28); the suite judges them as of the matrix's review date
+(conftest.py).
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +45,13 @@ def refusal(stack: str, version: str) -> str:
     return str(err.value)
 
 
-def accepted(stack: str, version: str) -> str:
-    raw = apply_overrides(stack_config(stack), {"cluster.kubernetesVersion": version})
+def accepted(stack: str, version: str, **extra: Any) -> str:
+    raw = apply_overrides(stack_config(stack), {"cluster.kubernetesVersion": version, **extra})
     return load(raw, stack).cluster.kubernetes_version
+
+
+EOL = {"acceptRisks": ["cluster.kubernetesVersion"]}
+"""What a prod-profile stack states to run a minor past upstream end of life."""
 
 
 # ---- the matrix matches the pins ------------------------------------------------------
@@ -80,11 +88,12 @@ def test_rows_without_an_upstream_statement_are_flagged_and_do_not_bound_the_ran
 # ---- settings enforce it --------------------------------------------------------------
 
 
-def test_v1_33_is_accepted_because_every_component_supports_it() -> None:
-    # The issue's "v1.33.0 is refused ... unless the matrix widens": the matrix shows v1.33
-    # inside every stated range, so v1.33 is accepted in both modes.
+def test_v1_33_is_inside_every_component_range_but_past_end_of_life() -> None:
+    # Every component states v1.33; upstream ended it on 2026-06-28: dev takes it, prod
+    # only with the risk accepted.
     assert accepted("dev", "v1.33.0") == "v1.33.0"
-    assert accepted("prod", "v1.33.0") == "v1.33.0"
+    assert accepted("prod", "v1.33.0", **EOL) == "v1.33.0"
+    assert "end of life on 2026-06-28" in refusal("prod", "v1.33.0")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -102,11 +111,61 @@ def test_v1_36_is_refused_naming_kyverno_in_dev() -> None:
     assert "kyverno 3.9.0" in message and "cert-manager" not in message
 
 
-def test_v1_35_runs_in_existing_mode_but_capa_limits_prod_to_v1_34() -> None:
-    assert accepted("dev", "v1.35.8") == "v1.35.8"
-    message = refusal("prod", "v1.35.2")
-    assert "capi/aws mode with the enabled components: v1.33..v1.34" in message
-    assert "cluster-api-provider-aws v2.11.1 (v1.28..v1.34)" in message
+def test_v1_36_is_refused_in_prod_by_kyverno_and_the_ccm_images_not_by_capa() -> None:
+    assert accepted("prod", "v1.35.2") == "v1.35.2"
+    message = refusal("prod", "v1.36.4")
+    assert "capi/aws mode with the enabled components: v1.33..v1.35" in message
+    assert "kyverno 3.9.0 (v1.33..v1.35)" in message
+    assert "aws-cloud-controller-manager 0.0.11 (v1.33..v1.35)" in message
+    assert "cluster-api-provider-aws" not in message  # v2.13.0 reaches v1.36
+
+
+# ---- end of life ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_an_end_of_life_minor_is_refused_in_staging_and_prod_unless_accepted(stack: str) -> None:
+    message = refusal(stack, "v1.34.11")
+    assert "v1.34 reached upstream end of life on 2026-10-27" in message
+    assert "supported by upstream and the enabled components: v1.35" in message
+    assert "add 'cluster.kubernetesVersion' to acceptRisks" in message
+    raw = apply_overrides(stack_config(stack), {"cluster.kubernetesVersion": "v1.34.11", **EOL})
+    cfg = load(raw, stack)
+    assert cfg.cluster.kubernetes_version == "v1.34.11"
+    assert any("end of life on 2026-10-27" in w for w in cfg.warnings)  # printed at preview
+
+
+def test_dev_deploys_an_end_of_life_minor_with_a_warning() -> None:
+    raw = apply_overrides(stack_config("dev"), {"cluster.kubernetesVersion": "v1.34.11"})
+    cfg = load(raw, "dev")
+    assert [w for w in cfg.warnings if "end of life" in w] == [
+        "cluster.kubernetesVersion v1.34.11: v1.34 reached upstream end of life on 2026-10-27 "
+        "(kubernetes.io/releases), so it gets no more security fixes; supported by upstream "
+        "and the enabled components: v1.35 (docs/compatibility.md)"
+    ]
+    assert not load(stack_config("dev"), "dev").warnings
+
+
+def test_the_same_default_is_refused_in_prod_once_its_end_of_life_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eol = MATRIX.support[compat.minor_of(MATRIX.default_version)].eol
+    monkeypatch.setattr(compat, "today", lambda: eol + timedelta(days=1))
+    assert f"end of life on {eol}" in refusal("prod", MATRIX.default_version)
+    monkeypatch.setattr(compat, "today", lambda: eol)
+    assert accepted("prod", MATRIX.default_version) == MATRIX.default_version
+
+
+def test_support_windows_are_recorded_per_minor_in_date_order() -> None:
+    assert sorted(MATRIX.support) == list(range(33, 38)), "walked nothing"
+    assert "kubernetes.io/releases/1.37" in MATRIX.support_source
+    assert MATRIX.support[34].eol == date(2026, 10, 27)
+    assert MATRIX.support[35].maintenance == date(2026, 12, 28)
+    assert MATRIX.support[35].eol == date(2027, 2, 28)
+    for s in MATRIX.support.values():
+        assert s.released < s.maintenance < s.eol, s
+    assert MATRIX.past_eol(32, MATRIX.reviewed)  # older than every row: out of support
+    assert MATRIX.past_eol(38, MATRIX.reviewed)  # no window recorded: not called supported
 
 
 def test_a_disabled_component_does_not_limit_the_range() -> None:
@@ -119,15 +178,27 @@ def test_a_disabled_component_does_not_limit_the_range() -> None:
     assert "envoy-gateway" not in str(err.value) and "kyverno" in str(err.value)
 
 
-def test_the_default_is_the_newest_minor_both_modes_support_and_prod_states_it() -> None:
-    existing = MATRIX.window(set())
-    aws = MATRIX.window({"capi", "aws", "edge", "backups", "snapshots", "ebs", "trivy"})
-    assert compat.minor_of(MATRIX.default_version) == min(existing.high or 0, aws.high or 0)
-    assert accepted("dev", MATRIX.default_version) == MATRIX.default_version
-    prod_file = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    assert prod_file["config"]["k8s-platform:cluster"]["kubernetesVersion"] == (
-        MATRIX.default_version
+ALL = {"capi", "aws", "edge", "backups", "snapshots", "ebs", "trivy"}
+
+
+def test_the_default_is_within_upstream_support_as_of_the_matrix_review_date() -> None:
+    minor = compat.minor_of(MATRIX.default_version)
+    assert MATRIX.past_eol(minor, MATRIX.reviewed) is None
+    assert MATRIX.support[minor].eol > MATRIX.reviewed
+
+
+def test_the_default_is_the_newest_supported_minor_of_every_mode_and_every_stack_runs_it() -> None:
+    both = set(MATRIX.supported_minors(set(), MATRIX.reviewed)) & set(
+        MATRIX.supported_minors(ALL, MATRIX.reviewed)
     )
+    assert compat.minor_of(MATRIX.default_version) == max(both)
+    assert accepted("dev", MATRIX.default_version) == MATRIX.default_version
+    for stack in ("staging", "prod"):
+        stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        assert stack_file["config"]["k8s-platform:cluster"]["kubernetesVersion"] == (
+            MATRIX.default_version
+        ), stack
+        assert "k8s-platform:acceptRisks" not in stack_file["config"], stack  # nothing waived
 
 
 @pytest.mark.parametrize(("capi", "refused"), [("v1.15.9", False), ("v1.16.0", True)])
@@ -155,7 +226,7 @@ def _tags(ev: Evaluation) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def prod_v133() -> Evaluation:
-    return evaluate("prod", {"cluster.kubernetesVersion": "v1.33.9"})
+    return evaluate("prod", {"cluster.kubernetesVersion": "v1.33.9", **EOL})
 
 
 def test_the_ccm_and_autoscaler_images_follow_the_cluster_minor(
@@ -212,7 +283,7 @@ def test_the_management_range_cli_prints_what_capi_and_capa_both_support(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert compat.main(["management-range"]) == 0
-    assert capsys.readouterr().out.strip() == "1.33-1.34"
+    assert capsys.readouterr().out.strip() == "1.33-1.36"
 
 
 # ---- generated docs ------------------------------------------------------------------
@@ -237,3 +308,33 @@ def test_the_readme_supported_versions_block_is_generated_when_present() -> None
     assert compat_docs.sync(text, compat_docs.README_MARKERS, body) == text, (
         "run: python tools/compat_docs.py --write"
     )
+
+
+def test_the_management_runbook_creates_kind_with_the_pinned_supported_node_image() -> None:
+    runbook = (ROOT / "docs" / "runbooks" / "bootstrap-management-cluster.md").read_text()
+    image = MATRIX.management_kind_image(MATRIX.reviewed)
+    minor = compat.minor_of(image.split(":")[1].split("@")[0])
+    assert minor in MATRIX.management_range() and MATRIX.past_eol(minor, MATRIX.reviewed) is None
+    commands = " ".join(runbook.split("\\\n")).splitlines()
+    creates = [c for c in commands if "kind create cluster" in c]
+    assert creates, "walked nothing"
+    assert all(f"--image {image}" in c for c in creates), creates
+
+
+# ---- patch releases with known fixes ---------------------------------------------------
+
+
+def _semver(tag: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in tag.lstrip("v").split(".")[:3])
+
+
+def test_cluster_api_and_the_velero_aws_plugin_are_at_least_the_fixed_releases() -> None:
+    from components.persistence.names import VELERO_PLUGIN_AWS
+
+    # CAPI v1.14.1: Kubernetes v1.37 and no control-plane rollout after an upgrade from
+    # v1.11. Plugin v1.14.3: checksumAlgorithm "" holds (velero#9804, velero#9951).
+    assert _semver(capi_objects.CAPI_VERSION) >= (1, 14, 1)
+    repo, _, tag = VELERO_PLUGIN_AWS.partition("@")[0].rpartition(":")
+    assert repo == "velero/velero-plugin-for-aws"
+    assert _semver(tag) >= (1, 14, 3)
+    assert _semver(tag)[:2] == (1, 14)  # the plugin line for Velero 1.18 (chart app 1.18.1)

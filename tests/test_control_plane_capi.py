@@ -354,7 +354,7 @@ def prod_raw(**overrides: Any) -> dict[str, Any]:
         ),
         (
             {"cluster.kubernetesVersion": "v1.30.4"},
-            r"capi/aws mode .*v1\.33\.\.v1\.34; v1\.30 is outside what cluster-api v1\.14\.0",
+            r"capi/aws mode .*v1\.33\.\.v1\.35; v1\.30 is outside what cluster-api v1\.14\.2",
         ),
         (
             {"cluster.capi.aws.managementEgressCidrs": []},

@@ -19,10 +19,10 @@ OUTPUTS = {
     "docker": (0, "28.5.1\n"),
     "kubectl": (
         0,
-        json.dumps({"clientVersion": {"gitVersion": "v1.34.11", "minor": "34"}}),
+        json.dumps({"clientVersion": {"gitVersion": "v1.35.8", "minor": "35"}}),
     ),
-    "clusterctl": (0, "v1.14.0\n"),
-    "clusterawsadm": (0, "v2.11.1\n"),
+    "clusterctl": (0, "v1.14.2\n"),
+    "clusterawsadm": (0, "v2.13.0\n"),
 }
 DAEMON = (0, "28.5.1\n")
 RANGE = ((1, 32), (1, 35))

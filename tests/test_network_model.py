@@ -63,7 +63,7 @@ def test_a_deny_beats_every_allow_and_a_deny_only_rule_isolates_unless_told_not_
 
 
 def test_the_default_subnets_are_capas_own_split() -> None:
-    # pkg/cloud/services/network/subnets.go getDefaultSubnets at v2.11.1, 10.0.0.0/16 x 3.
+    # pkg/cloud/services/network/subnets.go getDefaultSubnets (v2.11.1 = v2.13.0), /16 x 3.
     zones = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
     layout = subnets.capa_default("10.0.0.0/16", zones)
     assert [(s.private, s.public) for s in layout] == [

@@ -95,7 +95,7 @@ def test_prod_velero_uses_csi_snapshots_and_the_aws_plugin(prod: Evaluation) -> 
     assert chart.inputs["namespace"] == "velero"
     v = chart.inputs["values"]
     assert v["configuration"]["features"] == "EnableCSI"
-    assert [c["image"] for c in v["initContainers"]] == ["velero/velero-plugin-for-aws:v1.14.0"]
+    assert [c["image"] for c in v["initContainers"]] == ["velero/velero-plugin-for-aws:v1.14.3"]
     # Chart v4 drops Helm hooks: the CRD-upgrade Job must be off.
     assert v["upgradeCRDs"] is False
     assert "labels" not in v.get("namespace", {})

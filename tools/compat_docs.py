@@ -13,7 +13,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kernel.compat import Matrix, load, show
+from kernel.compat import Matrix, load, minor_of, show
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "compatibility.md"
@@ -34,6 +34,21 @@ WHEN = {
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def support_rows(m: Matrix) -> list[str]:
+    """Each minor's upstream support window, judged on the review date."""
+    rows = [
+        f"Upstream support windows (reviewed {m.reviewed}; source: {m.support_source}):",
+        "",
+        "| Minor | Released | Maintenance mode | End of life | On " + str(m.reviewed) + " |",
+        "|---|---|---|---|---|",
+    ]
+    for minor, s in sorted(m.support.items()):
+        rows.append(
+            f"| {show(minor)} | {s.released} | {s.maintenance} | {s.eol} | {s.status(m.reviewed)} |"
+        )
+    return rows
 
 
 def matrix_block(m: Matrix) -> str:
@@ -57,6 +72,8 @@ def matrix_block(m: Matrix) -> str:
         "Allowed `cluster.kubernetesVersion` minors with every component enabled: "
         f"existing {existing}, capi/docker {docker}, capi/aws {aws}. "
         f"Default: **{m.default_version}**. Management cluster: {m.management_range()}.",
+        "",
+        *support_rows(m),
         "",
         "| Minor-matched image | Minor | Tag | Digest |",
         "|---|---|---|---|",
@@ -85,9 +102,16 @@ def readme_block(m: Matrix) -> str:
         "existing cluster": ("edge", "backups", "trivy"),
         "Cluster API on AWS": ("capi", "aws", "edge", "backups", "snapshots", "ebs", "trivy"),
     }
+    default = m.support[minor_of(m.default_version)]
+    supported = [show(x) for x, s in sorted(m.support.items()) if s.eol >= m.reviewed]
     lines = [
         f"Default Kubernetes version **{m.default_version}**; management cluster "
-        f"{m.management_range()} (kind {m.kind_cli}). Sources and the upgrade order: "
+        f"{m.management_range()} (kind {m.kind_cli}). Upstream support (as of {m.reviewed}): "
+        f"{', '.join(supported)}; {show(default.minor)} enters maintenance mode on "
+        f"{default.maintenance} and reaches end of life on {default.eol}. staging and prod "
+        "refuse a minor past its end of life unless `acceptRisks` names "
+        "`cluster.kubernetesVersion`; dev warns. `make versions` shows newer releases and each "
+        "minor's status today. Sources and the upgrade order: "
         "[docs/compatibility.md](docs/compatibility.md).",
         "",
     ]

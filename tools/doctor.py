@@ -1,7 +1,7 @@
 """`make doctor`: every prerequisite, its minimum version, and what to install.
 
 Prints one line per tool; exits 1 with one line per missing or too-old tool on stderr.
-    python tools/doctor.py [--stack dev|prod] [--mgmt-context CTX --mgmt-minor 1.33-1.34]
+    python tools/doctor.py [--stack dev|prod] [--mgmt-context CTX --mgmt-minor 1.33-1.36]
 """
 
 from __future__ import annotations
@@ -62,24 +62,24 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "kubectl",
         ("kubectl", "version", "--client", "-o", "json"),
-        (1, 33, 0),
+        (1, 34, 0),
         "https://kubernetes.io/docs/tasks/tools/",
-        "kubectl supports one minor of skew from the v1.34 API server",
+        "kubectl supports one minor of skew from the v1.35 API server",
     ),
     Tool(
         "clusterctl",
         ("clusterctl", "version", "-o", "short"),
-        (1, 14, 0),
+        (1, 14, 2),
         "https://cluster-api.sigs.k8s.io/user/quick-start#install-clusterctl",
-        "the management cluster runs Cluster API v1.14",
+        "the management cluster runs Cluster API v1.14.2",
         prod_only=True,
     ),
     Tool(
         "clusterawsadm",
         ("clusterawsadm", "version", "-o", "short"),
-        (2, 11, 0),
+        (2, 13, 0),
         "https://github.com/kubernetes-sigs/cluster-api-provider-aws/releases",
-        "the management cluster runs CAPA v2.11",
+        "the management cluster runs CAPA v2.13",
         prod_only=True,
     ),
 )
@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--mgmt-minor",
         type=parse_minor_range,
         default=None,
-        help="Kubernetes minors the management cluster may run, e.g. 1.33-1.34 "
+        help="Kubernetes minors the management cluster may run, e.g. 1.33-1.36 "
         "(`python -m kernel.compat management-range`)",
     )
     args = parser.parse_args(argv)

@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 # ---- pins ----------------------------------------------------------------------------
-CAPI_VERSION = "v1.14.0"
+CAPI_VERSION = "v1.14.2"
 """Cluster API core + kubeadm bootstrap/control-plane providers on the management cluster."""
-CAPA_VERSION = "v2.11.1"
-"""Cluster API Provider AWS. Declares contract v1beta1 and is built against CAPI v1.11.1;
+CAPA_VERSION = "v2.13.0"
+"""Cluster API Provider AWS. Declares contract v1beta1 and is built against CAPI v1.13.4;
 runs on a v1beta2 core through the temporary v1beta1 compatibility (removed in CAPI v1.16,
 which settings refuse: kernel.compat.contract_problem)."""
 

@@ -26,6 +26,8 @@ class ExistingClusterSettings:
     server: str
     minified_kubeconfig: str
     """One-context kubeconfig read at plan time; only ever published as a secret."""
+    check_server_version: bool = True
+    """Read the API server's version at preview and refuse a minor outside the matrix."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,8 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
         "kubernetesVersion",
         DEFAULT_KUBERNETES_VERSION,
         doc="Kubernetes version of the cluster; its minor must be one every enabled component "
-        "supports (docs/compatibility.md).",
+        "supports and, with the prod profile, inside upstream support unless acceptRisks names "
+        "this key (docs/compatibility.md).",
         check=K8S_VERSION,
     )
     path = s.string(
@@ -162,7 +165,15 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
         doc=f"existing mode: the kubeconfig context this stack deploys to. dev default: "
         f"`{DEV_CONTEXT}` (`make kind-up`); required with the prod profile.",
     )
+    check = s.boolean(
+        "serverVersionCheck",
+        True,
+        doc="existing mode: read the API server's version at preview and refuse a minor the "
+        "enabled components do not support; false only for previews without the cluster.",
+    )
     if mode == CAPI:
+        if s.is_set("serverVersionCheck"):
+            load.ctx.problem(s.key("serverVersionCheck"), check, "existing mode only")
         for key, value in (("kubeconfig", path), ("context", context)):
             if value is not None:
                 load.ctx.problem(
@@ -174,7 +185,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
         load.ctx.problem(
             s.key("capi"), s.raw("capi"), "capi mode only; cluster.mode is existing (ignored)"
         )
-    existing = _existing(load, s, path, context) if mode == EXISTING else None
+    existing = _existing(load, s, path, context, check) if mode == EXISTING else None
     s.close()
     return ClusterSettings(
         name=name or stack,
@@ -188,7 +199,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
 
 
 def _existing(
-    load: Loader, s: Section, path: str | None, context: str | None
+    load: Loader, s: Section, path: str | None, context: str | None, check: bool
 ) -> ExistingClusterSettings | None:
     """existing mode: the kubeconfig is read at plan time; None when it cannot be."""
     try:
@@ -208,6 +219,7 @@ def _existing(
         context=view.context,
         server=view.server,
         minified_kubeconfig=view.minified,
+        check_server_version=check,
     )
 
 

@@ -1,11 +1,12 @@
 """The VPC layout (CAPA's AWSCluster `spec.network`): stated once in config, checked here,
 and the only source of every address the program derives.
 
-CAPA v2.11.1 splits an unset layout itself (pkg/cloud/services/network/subnets.go
-`getDefaultSubnets`): the VPC into zones+1 equal blocks, the first one again into one
-public subnet per zone, the others private. `capa_default` reproduces that split so the
-default stays what CAPA would build, but the result is written into the AWSCluster, so
-nothing depends on CAPA's defaulting and nothing else can disagree with it.
+CAPA (v2.11.1, unchanged in v2.13.0) splits an unset layout itself
+(pkg/cloud/services/network/subnets.go `getDefaultSubnets`): the VPC into zones+1 equal
+blocks, the first one again into one public subnet per zone, the others private.
+`capa_default` reproduces that split so the default stays what CAPA would build, but the
+result is written into the AWSCluster, so nothing depends on CAPA's defaulting and nothing
+else can disagree with it.
 """
 
 from __future__ import annotations

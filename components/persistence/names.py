@@ -5,9 +5,13 @@ from __future__ import annotations
 from kernel import namespaces as ns
 
 EBS_DRIVER = "ebs.csi.aws.com"
-# Tag only: no authoritative digest for v1.14.0 was found in upstream sources; pin it
-# (`crane digest velero/velero-plugin-for-aws:v1.14.0`) when a registry is reachable.
-VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.0"
+# At least v1.14.3 (the plugin line for Velero 1.18): before it, `checksumAlgorithm: ""` (the
+# dev store) still let the SDK add trailing checksums and checksum framing: 400 errors and
+# corrupted backups (velero#9804, velero#9951). v1.14.3 computes checksums only when required
+# (velero-plugin-for-aws@v1.14.3 config.go newS3Client; PR #313 in its release notes).
+# Tag only: the release notes give no digest and no other upstream record of one was found;
+# pin it (`crane digest velero/velero-plugin-for-aws:v1.14.3`) when a registry is reachable.
+VELERO_PLUGIN_AWS = "velero/velero-plugin-for-aws:v1.14.3"
 # The amazon/aws-cli image uploads etcd snapshots and creates the embedded buckets.
 # Pinned by digest: a tag can be re-pushed, a digest cannot (see the Trivy incident).
 AWS_CLI_IMAGE = (
