@@ -12,7 +12,8 @@ sum=$( (go version; cat engines/versions.env;
   find engines -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.sh' \) \
     -not -name '*-embed.json' | sort | xargs cat) | sha256sum | cut -d' ' -f1)
 bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl pulumi pulumi-language-python
-  pulumi-language-python-exec pulumi-resource-kubernetes pulumi-resource-random kwok)
+  pulumi-language-python-exec pulumi-resource-kubernetes pulumi-resource-random kwok
+  kwok-stages.yaml)
 have_all() { for b in "${bins[@]}"; do [[ -x $out/$b ]] || return 1; done; }
 if [[ -f $stamp && $(cat "$stamp") == "$sum" ]] && have_all; then
   echo "engines: up to date in $out"; exit 0
@@ -41,8 +42,8 @@ sdk=github.com/pulumi/pulumi/sdk/v3
 (cd engines/pulumi &&
   go build -trimpath -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI" \
     -o "$abs/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
-  go build -trimpath -ldflags "-X main.version=$PULUMI" -o "$abs/" ./cmd/pulumi-language-python \
-    ./cmd/pulumi-resource-random &&
+  go build -trimpath -ldflags "-X main.version=$PULUMI" -o "$abs/" ./cmd/pulumi-language-python &&
+  go build -trimpath -o "$abs/" ./cmd/pulumi-resource-random &&
   install -m 0755 "$(go list -m -f '{{.Dir}}' $sdk)/python/cmd/pulumi-language-python-exec" "$abs/")
 
 echo "engines: pulumi-resource-kubernetes $PULUMI_KUBERNETES"
@@ -56,6 +57,13 @@ echo "engines: pulumi-resource-kubernetes $PULUMI_KUBERNETES"
 
 echo "engines: kwok $KWOK"
 GOBIN=$abs go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
+# kwok's own "fast" stage set (kustomize/stage/fast): nodes ready and heartbeating with
+# leases, pods ready at once, Job pods completed, deleted pods removed.
+kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+  pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+  printf -- '---\n'; cat "$kwok_dir/kustomize/stage/$f.yaml"
+done > "$abs/kwok-stages.yaml"
 
 echo "$sum" > "$stamp"
 echo "engines: built into $out"

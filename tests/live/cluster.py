@@ -223,6 +223,7 @@ def _start(cluster: Cluster, etcd: Path) -> None:
         [
             str(bin_dir / "kwok"),
             f"--kubeconfig={cluster.kubeconfig}",
+            f"--config={bin_dir / 'kwok-stages.yaml'}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK}=fake",
             "--cidr=10.244.0.1/16",

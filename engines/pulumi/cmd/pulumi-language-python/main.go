@@ -129,11 +129,19 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	config, err := json.Marshal(req.GetConfig())
+	// The exec shim iterates both: never `null`.
+	configMap, secretKeys := req.GetConfig(), req.GetConfigSecretKeys()
+	if configMap == nil {
+		configMap = map[string]string{}
+	}
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	config, err := json.Marshal(configMap)
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := json.Marshal(req.GetConfigSecretKeys())
+	secrets, err := json.Marshal(secretKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
-var version = "4.21.4"
+// The release requirements.txt pins, marked as this stand-in by its build metadata.
+var version = "4.21.4+stand-in"
 
 type provider struct {
 	pulumirpc.UnimplementedResourceProviderServer
