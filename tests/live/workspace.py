@@ -80,7 +80,9 @@ def copy_project(root: Path, commit: str | None = None) -> Path:
     return project
 
 
-def workspace(root: Path, kubeconfig: Path, *, commit: str | None = None) -> Workspace:
+def workspace(
+    root: Path, kubeconfig: Path, *, commit: str | None = None, extra: dict[str, str] | None = None
+) -> Workspace:
     project = copy_project(root, commit)
     state = root / "state"
     state.mkdir(exist_ok=True)
@@ -102,5 +104,15 @@ def workspace(root: Path, kubeconfig: Path, *, commit: str | None = None) -> Wor
         "KUBECONFIG": str(kubeconfig),
         CHART_SOURCES_ENV: str(sources),
         SWITCH: "true",
+        **(extra or {}),
     }
     return Workspace(project, env)
+
+
+def set_secrets(ws: Workspace, stack: str, secrets: dict[str, str]) -> None:
+    """Stand-in secrets (tools/offline.py), each a Pulumi secret as a user would set it."""
+    args = [f"secrets.{name}={value}" for name, value in sorted(secrets.items())]
+    if args:
+        ws.pulumi("config", "set-all", "--stack", stack, "--path", *[
+            a for pair in args for a in ("--secret", pair)
+        ])
