@@ -39,6 +39,7 @@ security = SecurityBaseline(
         pod_security_version=cfg.cluster.kubernetes_minor,
         monitoring_crds=(monitoring_crds,),
         network=cluster.network,
+        kubelet_serving=cluster.kubelet_serving,
     ),
 )
 

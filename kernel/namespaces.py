@@ -43,6 +43,7 @@ NODE_EXPORTER = "node-exporter"
 LOGGING = "logging"
 GATEWAY = "gateway"
 ETCD_BACKUP = "etcd-backup"
+KUBELET_CSR_APPROVER = "kubelet-csr-approver"
 
 PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
     PlatformNamespace(CERT_MANAGER, "cert-manager controller, webhook and CA injector"),
@@ -61,6 +62,10 @@ PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
         api_access=False,
     ),
     PlatformNamespace(LOGGING, "Loki and the Alloy log shipper"),
+    PlatformNamespace(
+        KUBELET_CSR_APPROVER,
+        "kubelet-csr-approver: approves kubelet serving certificates (capi mode on AWS only)",
+    ),
     PlatformNamespace(GATEWAY, "Gateway API controller and data plane"),
     PlatformNamespace(
         ETCD_BACKUP,

@@ -45,7 +45,7 @@ AUDIT_POLICY = f"{AUDIT_DIR}/policy.yaml"
 # cluster CA for its serving certificate (serverTLSBootstrap) instead of signing its own,
 # so metrics-server and the API server can verify kubelets. kube-controller-manager
 # never approves kubelet-serving CSRs (kubernetes/kubernetes#73356; kubeadm docs,
-# "Enabling signed kubelet serving certificates"): an approver must run
+# "Enabling signed kubelet serving certificates"): SecurityBaseline installs an approver
 # (docs/observability.md, "Kubelet serving certificates").
 KUBEADM_PATCHES = "/etc/kubernetes/patches"
 KUBELET_PATCH = f"{KUBEADM_PATCHES}/kubeletconfiguration+strategic.yaml"

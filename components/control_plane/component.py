@@ -18,12 +18,12 @@ import pulumi_random as random
 import yaml
 
 from components.control_plane import capi_objects as capi
-from components.control_plane import subnets
+from components.control_plane import kubelet, subnets
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import autoscaler_values, cilium_values
 from kernel import compat, kube, network
 from kernel.catalogue import chart
-from kernel.contracts import HookFactory
+from kernel.contracts import HookFactory, KubeletServingCerts
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 
@@ -51,6 +51,8 @@ class HAControlPlane(pulumi.ComponentResource):
     """True when etcd runs on control-plane nodes we control (stacked etcd, capi mode)."""
     network: network.Network
     """The CNI that enforces every component's policies (and its install, to wait for)."""
+    kubelet_serving: KubeletServingCerts | None
+    """Set when kubelets request serving certificates that someone must approve."""
 
     def __init__(
         self, name: str, args: HAControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,6 +60,7 @@ class HAControlPlane(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         s = args.settings
         self._cni: pulumi.Resource | None = None
+        self.kubelet_serving = kubelet.serving_certs(s)
         if s.mode == EXISTING:
             self._existing(s)
             if s.cni.install:
