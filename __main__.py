@@ -65,6 +65,7 @@ observability = ObservabilityStack(
             ns.MONITORING: security.namespaces[ns.MONITORING],
             ns.LOGGING: security.namespaces[ns.LOGGING],
             ns.NODE_EXPORTER: security.namespaces[ns.NODE_EXPORTER],
+            ns.APISERVER_AUDIT: security.namespaces[ns.APISERVER_AUDIT],
         },
         storage_class=persistence.default_storage_class,
         internal_issuer=security.internal_issuer,
@@ -73,6 +74,7 @@ observability = ObservabilityStack(
         backup_monitoring=persistence.backup_monitoring,
         operator_crds=monitoring_crds,
         network=cluster.network,
+        audit_log=cluster.audit_log,
     ),
 )
 

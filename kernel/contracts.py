@@ -112,3 +112,18 @@ class KubeletServingCerts:
     """Every IP in a CSR must lie in one of these (providerIpPrefixes); () = not checked."""
     resolve_dns: bool
     """The node names resolve to their IPs through the cluster's DNS (VPC DNS on AWS)."""
+
+
+@dataclass(frozen=True)
+class ApiServerAuditLog:
+    """HAControlPlane -> ObservabilityStack: where kube-apiserver writes its audit log on
+    every control-plane node (`--audit-log-path`), and how long the node keeps it."""
+
+    path: str
+    max_age_days: int
+    max_backups: int
+    max_size_mb: int
+
+    @property
+    def directory(self) -> str:
+        return self.path.rsplit("/", 1)[0]

@@ -21,7 +21,7 @@ from components.control_plane.settings import EXISTING, CapiSettings, ClusterSet
 from components.control_plane.values import autoscaler_values, cilium_values
 from kernel import compat, kube, network
 from kernel.catalogue import chart
-from kernel.contracts import HookFactory, KubeletServingCerts
+from kernel.contracts import ApiServerAuditLog, HookFactory, KubeletServingCerts
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 
@@ -51,6 +51,8 @@ class HAControlPlane(pulumi.ComponentResource):
     """The CNI that enforces every component's policies (and its install, to wait for)."""
     kubelet_serving: KubeletServingCerts | None
     """Set when kubelets request serving certificates that someone must approve."""
+    audit_log: ApiServerAuditLog | None
+    """Where the API server writes its audit log on control-plane nodes we manage."""
 
     def __init__(
         self, name: str, args: HAControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
@@ -59,6 +61,8 @@ class HAControlPlane(pulumi.ComponentResource):
         s = args.settings
         self._cni: pulumi.Resource | None = None
         self.kubelet_serving = kubelet.serving_certs(s)
+        # kind and other existing clusters: whether and where they audit is not ours.
+        self.audit_log = capi.AUDIT_LOG if s.mode != EXISTING else None
         if s.mode == EXISTING:
             self._existing(s)
             if s.cni.install:
