@@ -228,7 +228,7 @@ def test_workload_provider_is_built_from_the_capi_kubeconfig_secret(prod: Evalua
     assert plain(workload.inputs["kubeconfig"]) == FAKE_WORKLOAD_KUBECONFIG  # decoded from the read
     assert "kubeconfig" in workload.secret_paths
     assert workload.inputs["clusterIdentifier"] == "prod"
-    assert "kubeconfig" in prod.secret_outputs
+    assert "breakGlassKubeconfig" in prod.secret_outputs
     assert prod.outputs["apiEndpoint"] == "https://api.workload.example:6443"
     # Everything outside HAControlPlane deploys to the workload cluster.
     for r in prod.resources:

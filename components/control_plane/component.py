@@ -15,8 +15,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
+from components.control_plane import access, kubelet, machines
 from components.control_plane import capi_objects as capi
-from components.control_plane import kubelet, machines
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import autoscaler_values, cilium_values
 from kernel import compat, kube, network
@@ -39,7 +39,10 @@ class HAControlPlane(pulumi.ComponentResource):
     """Kubernetes provider for the workload cluster; pass it to every other component."""
     cluster_name: pulumi.Output[str]
     api_endpoint: pulumi.Output[str]
-    kubeconfig: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str | None]
+    """OIDC exec-plugin kubeconfig (no credential inside); None without `authentication`."""
+    break_glass_kubeconfig: pulumi.Output[str]
+    """Secret: the admin client certificate (system:masters), for when the IdP is down."""
     kubernetes_version: pulumi.Output[str]
     control_plane_replicas: pulumi.Output[int | None]
     failure_domains: pulumi.Output[list[str]]
@@ -69,6 +72,14 @@ class HAControlPlane(pulumi.ComponentResource):
                 self._cni = self._cilium(s)
         else:
             self._capi(s, args.before_upgrade)
+        auth = s.authentication
+        self.kubeconfig = (
+            pulumi.Output.unsecret(
+                self.break_glass_kubeconfig.apply(lambda k: access.oidc_kubeconfig(k, s.name, auth))
+            )
+            if auth is not None
+            else pulumi.Output.from_input(None)
+        )
         self.network = network.Network(
             cni=s.cni.name,
             node_cidrs=s.cni.node_cidrs,
@@ -79,6 +90,7 @@ class HAControlPlane(pulumi.ComponentResource):
                 "cluster_name": self.cluster_name,
                 "api_endpoint": self.api_endpoint,
                 "kubeconfig": self.kubeconfig,
+                "break_glass_kubeconfig": self.break_glass_kubeconfig,
                 "kubernetes_version": self.kubernetes_version,
                 "control_plane_replicas": self.control_plane_replicas,
                 "failure_domains": self.failure_domains,
@@ -99,7 +111,7 @@ class HAControlPlane(pulumi.ComponentResource):
         )
         self.cluster_name = pulumi.Output.from_input(s.name)
         self.api_endpoint = pulumi.Output.from_input(e.server)
-        self.kubeconfig = pulumi.Output.secret(e.minified_kubeconfig)
+        self.break_glass_kubeconfig = pulumi.Output.secret(e.minified_kubeconfig)
         self.kubernetes_version = pulumi.Output.from_input(s.kubernetes_version)
         # Unknown for a cluster we did not build; never guessed.
         self.control_plane_replicas = pulumi.Output.from_input(None)
@@ -255,7 +267,7 @@ class HAControlPlane(pulumi.ComponentResource):
         )
         self.cluster_name = pulumi.Output.from_input(name)
         self.api_endpoint = pulumi.Output.unsecret(kubeconfig.apply(_server))
-        self.kubeconfig = kubeconfig
+        self.break_glass_kubeconfig = kubeconfig
         return kubeconfig
 
     def _workload_addons(

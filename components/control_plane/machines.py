@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.control_plane import authn, subnets
 from components.control_plane import capi_objects as capi
-from components.control_plane import subnets
 from components.control_plane.settings import CapiSettings, ClusterSettings
 from kernel import kube
 
@@ -107,14 +107,18 @@ def control_plane(
             annotations={"pulumi.com/waitFor": json.dumps(waits)},
         ),
         spec=template.metadata.apply(
-            lambda m: capi.kubeadm_control_plane_spec(
-                replicas=c.control_plane_replicas,
-                version=s.kubernetes_version,
-                infra_kind=capi.INFRA_KINDS[c.infrastructure].machine_template,
-                template_name=m["name"],
-                encryption_secret=encryption_secret,
-                external_cloud=aws is not None,
-                extra_sans=() if aws else ("localhost", "127.0.0.1", "host.docker.internal"),
+            lambda m: authn.with_authentication(
+                capi.kubeadm_control_plane_spec(
+                    replicas=c.control_plane_replicas,
+                    version=s.kubernetes_version,
+                    infra_kind=capi.INFRA_KINDS[c.infrastructure].machine_template,
+                    template_name=m["name"],
+                    encryption_secret=encryption_secret,
+                    external_cloud=aws is not None,
+                    extra_sans=() if aws else ("localhost", "127.0.0.1", "host.docker.internal"),
+                ),
+                s.authentication,
+                s.kubernetes_version,
             )
         ),
         opts=pulumi.ResourceOptions.merge(
