@@ -129,3 +129,46 @@ def test_bad_authentication_settings_name_their_key(override: dict[str, Any], ke
     with pytest.raises(SettingsError) as err:
         load(apply_overrides(stack_config("prod"), override), "prod")
     assert key in [p.key for p in err.value.problems], err.value.problems
+
+
+def _plain(value: Any) -> Any:
+    """Mocks hand secret values over wrapped; unwrap them."""
+    if isinstance(value, dict) and "value" in value and len(value) <= 2:
+        return value["value"]
+    return value
+
+
+def test_the_cluster_autoscaler_holds_a_narrow_token_not_the_admin_cert(prod: Evaluation) -> None:
+    values = prod.chart("prod-cluster-autoscaler").inputs["values"]
+    name = values["clusterAPIKubeconfigSecret"]
+    assert name != "prod-kubeconfig", "the autoscaler mounts CAPI's system:masters certificate"
+    mgmt = prod.one("pulumi:providers:kubernetes", "prod-management").urn
+    (secret,) = [
+        r for r in prod.of_type("kubernetes:core/v1:Secret")
+        if r.inputs.get("metadata", {}).get("name") == name and r.provider_urn == mgmt
+    ]  # fmt: skip
+    kubeconfig = yaml.safe_load(_plain(secret.inputs["stringData"]["value"]))
+    (user,) = kubeconfig["users"]
+    assert set(user["user"]) == {"token"}, "a certificate or key in the autoscaler's kubeconfig"
+    # What that token may do on the workload cluster: its bindings' rules, all of them.
+    roles = {
+        r.inputs["metadata"]["name"]: r.inputs["rules"]
+        for t in ("ClusterRole", "Role")
+        for r in prod.of_type(f"kubernetes:rbac.authorization.k8s.io/v1:{t}")
+    }
+    rules = [
+        rule
+        for t in ("ClusterRoleBinding", "RoleBinding")
+        for b in prod.of_type(f"kubernetes:rbac.authorization.k8s.io/v1:{t}")
+        if any(s["kind"] == "ServiceAccount" and s["name"] == "cluster-autoscaler"
+               for s in b.inputs["subjects"])
+        for rule in roles[b.inputs["roleRef"]["name"]]
+    ]  # fmt: skip
+    assert rules, "the autoscaler's ServiceAccount is bound to nothing"
+    flat = [(g, res, v) for r in rules for g in r["apiGroups"] for res in r["resources"]
+            for v in r["verbs"]]  # fmt: skip
+    assert ("", "nodes", "update") in flat and ("", "pods/eviction", "create") in flat
+    assert not [f for f in flat if "*" in f], "wildcards"
+    assert not [f for f in flat if f[1] == "secrets"], "Secrets"
+    assert not [f for f in flat if f[0] == "rbac.authorization.k8s.io"], "RBAC"
+    assert not [f for f in flat if f[2] in ("escalate", "bind", "impersonate")]

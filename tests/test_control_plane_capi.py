@@ -280,7 +280,7 @@ def test_cluster_autoscaler_runs_ha_next_to_capi_with_the_clusterapi_provider(
     values = ca.inputs["values"]
     assert values["cloudProvider"] == "clusterapi"
     assert values["clusterAPIMode"] == "kubeconfig-incluster"
-    assert values["clusterAPIKubeconfigSecret"] == "prod-kubeconfig"
+    assert values["clusterAPIKubeconfigSecret"] == "prod-autoscaler-kubeconfig"
     assert values["replicaCount"] == 2 and values["podDisruptionBudget"] == {"maxUnavailable": 1}
     assert ca.provider_urn == prod.one("pulumi:providers:kubernetes", "prod-management").urn
     assert prod.one(KCP).urn in ca.dependencies  # the kubeconfig Secret it mounts exists

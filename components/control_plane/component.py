@@ -15,10 +15,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.control_plane import access, kubelet, machines
+from components.control_plane import access, autoscaler_access, kubelet, machines
 from components.control_plane import capi_objects as capi
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
-from components.control_plane.values import autoscaler_values, cilium_values
+from components.control_plane.values import (
+    autoscaler_kubeconfig_secret,
+    autoscaler_values,
+    cilium_values,
+)
 from kernel import compat, kube, network
 from kernel.catalogue import chart
 from kernel.contracts import ApiServerAuditLog, HookFactory, KubeletServingCerts
@@ -298,13 +302,18 @@ class HAControlPlane(pulumi.ComponentResource):
         # CAPI-managed kubeconfig Secret (mode kubeconfig-incluster). It keeps working
         # while the workload cluster is too full to schedule it.
         on_mgmt = kube.child_opts(self, mgmt)
+        token = autoscaler_access.workload_identity(on_workload)
+        kubeconfig = autoscaler_access.management_secret(
+            autoscaler_kubeconfig_secret(s.name), c.namespace, self.break_glass_kubeconfig,
+            token, kube.child_opts(self, mgmt, depends_on=[kcp]),
+        )  # fmt: skip
         kube.helm_chart(
             f"{s.name}-cluster-autoscaler",
             chart("cluster-autoscaler"),
             c.namespace,
             autoscaler_values(s.name, c, s.kubernetes_version),
-            # Its pods mount <cluster>-kubeconfig, which exists once the KCP is up.
-            kube.child_opts(self, mgmt, depends_on=[kcp]),
+            # Its pods mount that kubeconfig Secret.
+            kube.child_opts(self, mgmt, depends_on=[kcp, kubeconfig]),
         )
         if c.create_namespace:
             kube.network_policy(
