@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tools import render
 from tools.fullrender import FullRender, Rendered
+from tools.offline import Evaluation
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "observability.md"
 TAINT = "node-role.kubernetes.io/control-plane"
@@ -89,3 +91,10 @@ def test_the_docs_state_the_audit_logs_retention(full_prod: FullRender) -> None:
     assert f"{args['audit-log-maxage']} days" in section
     assert f"{args['audit-log-maxbackup']} files of {args['audit-log-maxsize']} MB" in section
     assert "observability.loki.retention" in section
+
+
+def test_the_footprint_counts_the_audit_shipper_beside_the_log_shipper(prod: Evaluation) -> None:
+    # Two releases of the alloy chart: each is its own line, whatever order they render in.
+    by = prod.outputs["footprint"]["byWorkload"]
+    assert by["alloy-audit:alloy"]["daemonset"] and by["alloy:alloy"]["daemonset"], sorted(by)
+    assert prod.outputs["footprint"] == render.stack_footprint(prod)
