@@ -87,6 +87,11 @@ def test_kyverno_deletes_its_own_webhooks_on_destroy(full: FullRender, name: str
         h.doc["metadata"].get("annotations", {}).get("helm.sh/hook", ""))
     ], "a pre-delete hook is rendered; Chart v4 would never run it"  # fmt: skip
 
+    # Foreground deletion would stop the pods before they could clean up.
+    policy = (dep.doc["metadata"].get("annotations") or {}).get(
+        "pulumi.com/deletionPropagationPolicy"
+    )
+    assert policy == "background", f"{full.stack}: {dep.ref} is deleted in the foreground"
     ns, sa, role = str(dep.namespace), env["KYVERNO_SERVICEACCOUNT_NAME"], env["KYVERNO_ROLE_NAME"]
     assert env.get("KYVERNO_DEPLOYMENT") == dep.name
     held = _subject_rules(full, ns, sa)

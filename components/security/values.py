@@ -89,18 +89,26 @@ def kyverno_values(a: AdmissionSettings, service_monitors: bool) -> dict[str, An
             },
             "initContainer": {"resources": kube.resources("10m", "64Mi", memory_limit="256Mi")},
             "rbac": {"coreClusterRole": {"extraResources": webhook_cleanup_rules("admission")}},
+            "annotations": KEEP_PODS_ON_DELETE,
         },
         "backgroundController": _with_selector(background, "background-controller"),
         "cleanupController": {
             **_with_selector(background, "cleanup-controller"),
             "extraArgs": {"autoDeleteWebhooks": "true"},
             "rbac": {"coreClusterRole": {"extraResources": webhook_cleanup_rules("cleanup")}},
+            "annotations": KEEP_PODS_ON_DELETE,
         },
         "reportsController": _with_selector(background, "reports-controller"),
     }
     if a.admission_replicas > 1:
         values["admissionController"]["topologySpreadConstraints"] = _spread("admission-controller")
     return values
+
+
+KEEP_PODS_ON_DELETE = {"pulumi.com/deletionPropagationPolicy": "background"}
+"""Deleted in the background (pulumi-kubernetes#3011), as kubectl and Helm do: the pods keep
+running while the Deployment waits on Kyverno's finalizer, so they can delete their webhooks.
+Foreground deletion would stop the pods first."""
 
 
 def webhook_cleanup_rules(controller: str) -> list[dict[str, Any]]:
