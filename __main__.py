@@ -49,6 +49,7 @@ security = SecurityBaseline(
         pod_security_version=cfg.cluster.kubernetes_minor,
         monitoring_crds=(monitoring_crds,),
         network=cluster.network,
+        kubelet_serving=cluster.kubelet_serving,
     ),
 )
 
@@ -74,6 +75,7 @@ observability = ObservabilityStack(
             ns.MONITORING: security.namespaces[ns.MONITORING],
             ns.LOGGING: security.namespaces[ns.LOGGING],
             ns.NODE_EXPORTER: security.namespaces[ns.NODE_EXPORTER],
+            ns.APISERVER_AUDIT: security.namespaces[ns.APISERVER_AUDIT],
         },
         storage_class=persistence.default_storage_class,
         internal_issuer=security.internal_issuer,
@@ -82,6 +84,7 @@ observability = ObservabilityStack(
         backup_monitoring=persistence.backup_monitoring,
         operator_crds=monitoring_crds,
         network=cluster.network,
+        audit_log=cluster.audit_log,
     ),
 )
 
@@ -104,6 +107,7 @@ pulumi.export("profile", cfg.profile)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("apiEndpoint", cluster.api_endpoint)
 pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("breakGlassKubeconfig", cluster.break_glass_kubeconfig)
 pulumi.export("kubernetesVersion", cluster.kubernetes_version)
 pulumi.export("controlPlaneReplicas", cluster.control_plane_replicas)
 pulumi.export("failureDomains", cluster.failure_domains)

@@ -59,6 +59,13 @@ CHARTS: dict[str, ChartRef] = {
             "https://kubernetes.github.io/cloud-provider-aws",
         ),
         ChartRef("gateway-helm", "v1.9.0", "oci://docker.io/envoyproxy"),
+        # postfinance/kubelet-csr-approver tag v1.2.14 (charts/kubelet-csr-approver); its
+        # source Chart.yaml says 0.0.1-dummy, the release workflow publishes 1.2.14.
+        ChartRef(
+            "kubelet-csr-approver",
+            "1.2.14",
+            "https://postfinance.github.io/kubelet-csr-approver",
+        ),
     )
 }
 

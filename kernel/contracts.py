@@ -98,3 +98,32 @@ class ExposedTenant:
     hostnames: tuple[str, ...]
     port: int
     """Container port of the tenant's pods Envoy may reach."""
+
+
+@dataclass(frozen=True)
+class KubeletServingCerts:
+    """HAControlPlane -> SecurityBaseline: the kubelets ask the cluster CA for serving
+    certificates (serverTLSBootstrap), so an approver must check and approve each CSR
+    against what a node of this cluster may be called and where its addresses lie."""
+
+    node_name_regex: str
+    """Every DNS name in a CSR must match (kubelet-csr-approver providerRegex)."""
+    ip_prefixes: tuple[str, ...]
+    """Every IP in a CSR must lie in one of these (providerIpPrefixes); () = not checked."""
+    resolve_dns: bool
+    """The node names resolve to their IPs through the cluster's DNS (VPC DNS on AWS)."""
+
+
+@dataclass(frozen=True)
+class ApiServerAuditLog:
+    """HAControlPlane -> ObservabilityStack: where kube-apiserver writes its audit log on
+    every control-plane node (`--audit-log-path`), and how long the node keeps it."""
+
+    path: str
+    max_age_days: int
+    max_backups: int
+    max_size_mb: int
+
+    @property
+    def directory(self) -> str:
+        return self.path.rsplit("/", 1)[0]

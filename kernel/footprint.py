@@ -125,8 +125,14 @@ def _is_daemonset(path: Sequence[str], nodes: Sequence[Mapping[str, Any]]) -> bo
     return False
 
 
+def release_label(chart: str, release: str) -> str:
+    """The name a chart's workloads are reported under: the chart, or the release when it
+    is a second install of that chart (`alloy-audit` beside `alloy`)."""
+    return release if release.startswith(f"{chart}-") else chart
+
+
 def from_values(
-    chart: str, values: Mapping[str, Any], *, daemonsets: Iterable[str] = ()
+    chart: str, values: Mapping[str, Any], *, daemonsets: Iterable[str] = (), label: str = ""
 ) -> list[Workload]:
     """Every `resources.requests` block in `values` (see the module doc for the method)."""
     forced = set(daemonsets) | set(CHART_DAEMONSET_VALUES.get(chart, ()))
@@ -151,7 +157,7 @@ def from_values(
             dotted = ".".join(path)
             found.append(
                 Workload(
-                    name=f"{chart}:{dotted or '<root>'}",
+                    name=f"{label or chart}:{dotted or '<root>'}",
                     cpu_millis=cpu_millis(req.get("cpu", 0)),
                     memory_bytes=memory_bytes(req.get("memory", 0)),
                     replicas=replicas,
@@ -235,8 +241,11 @@ def record(workloads: Iterable[Workload]) -> None:
         bucket.extend(workloads)
 
 
-def record_chart(chart: str, values: Mapping[str, Any], daemonsets: Iterable[str] = ()) -> None:
-    record(from_values(chart, values, daemonsets=daemonsets))
+def record_chart(
+    chart: str, values: Mapping[str, Any], daemonsets: Iterable[str] = (), release: str = ""
+) -> None:
+    label = release_label(chart, release or chart)
+    record(from_values(chart, values, daemonsets=daemonsets, label=label))
 
 
 def report(profile: str) -> pulumi.Output[dict[str, Any]]:

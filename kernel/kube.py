@@ -45,7 +45,7 @@ def helm_chart(
     `daemonset_values` lists dotted values paths whose `resources` belong to a
     DaemonSet, for the footprint report (see kernel/footprint.py).
     """
-    footprint.record_chart(ref.name, values, daemonset_values)
+    footprint.record_chart(ref.name, values, daemonset_values, release=name)
     local = local_chart(ref)
     return k8s.helm.v4.Chart(
         name,

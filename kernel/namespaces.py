@@ -43,6 +43,8 @@ NODE_EXPORTER = "node-exporter"
 LOGGING = "logging"
 GATEWAY = "gateway"
 ETCD_BACKUP = "etcd-backup"
+KUBELET_CSR_APPROVER = "kubelet-csr-approver"
+APISERVER_AUDIT = "apiserver-audit"
 
 PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
     PlatformNamespace(CERT_MANAGER, "cert-manager controller, webhook and CA injector"),
@@ -61,6 +63,18 @@ PLATFORM_NAMESPACES: tuple[PlatformNamespace, ...] = (
         api_access=False,
     ),
     PlatformNamespace(LOGGING, "Loki and the Alloy log shipper"),
+    PlatformNamespace(
+        APISERVER_AUDIT,
+        "Alloy shipping the API server's audit log to Loki (capi mode only)",
+        PRIVILEGED,
+        "Alloy runs as root on control-plane nodes to read the root-only (0600) audit log "
+        "from a read-only hostPath mount of its directory; no capabilities, no API access",
+        api_access=False,
+    ),
+    PlatformNamespace(
+        KUBELET_CSR_APPROVER,
+        "kubelet-csr-approver: approves kubelet serving certificates (capi mode on AWS only)",
+    ),
     PlatformNamespace(GATEWAY, "Gateway API controller and data plane"),
     PlatformNamespace(
         ETCD_BACKUP,

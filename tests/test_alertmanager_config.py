@@ -4,6 +4,7 @@ values passes `amtool check-config`, and prod refuses to page nobody."""
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 import subprocess
 from pathlib import Path
@@ -84,3 +85,69 @@ def test_dev_may_run_without_receivers() -> None:
 def test_tools_are_found_where_ci_puts_them() -> None:
     if os.environ.get("CI") == "true":
         assert AMTOOL, "amtool missing in CI: .ci/run must install it"
+
+
+def _seconds(duration: str) -> float:
+    """A Prometheus duration as Alertmanager's config holds them (`20s`, `1m`, `1h30m`)."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    total, number = 0.0, ""
+    for i, ch in enumerate(duration):
+        if ch.isdigit():
+            number += ch
+        elif ch in "smhd" and number:
+            unit = "ms" if duration[i : i + 2] == "ms" else ch
+            total += int(number) * units[unit]
+            number = ""
+    assert not number, f"bad duration {duration!r}"
+    return total
+
+
+def resend_gaps(wait: float, group: float, repeat: float, latency: float) -> set[float]:
+    """Gaps between notifications of one always-firing alert, as Alertmanager's dispatcher
+    and dedup stage produce them: the group flushes at group_wait, then every group_interval
+    (dispatch.go: the timer is reset before the flush); an unchanged group is sent only when
+    the logged notification is strictly older than repeat_interval, and it is logged when
+    the send returns (notify.go DedupStage.needsUpdate, SetNotifiesStage)."""
+    sent: list[float] = []
+    logged: float | None = None
+    t = wait
+    while t < 200 * max(group, repeat):
+        if logged is None or logged < t - repeat:
+            sent.append(t)
+            logged = t + latency
+        t += group
+    return {round(b - a, 3) for a, b in itertools.pairwise(sent[1:])}
+
+
+@pytest.mark.parametrize(
+    ("group", "repeat", "gap", "source"),
+    [
+        ("5m", "5m", "10m", "alertmanager#676: 5m/5m sends every 10 minutes"),
+        ("3m", "5m", "6m", "alertmanager#676: 3m/5m sends every 5-6 minutes"),
+        ("1m", "3m", "4m", "alertmanager#917: 1m/3m repeats every 4m"),
+        ("5m", "1m", "5m", "alertmanager#917: repeat 1m under the default 5m repeats at 5m"),
+        ("1m", "1m", "2m", "issue 20: the Watchdog measured at 120 s gaps with 1m/1m"),
+    ],
+)
+def test_the_resend_model_matches_what_alertmanager_users_measured(
+    group: str, repeat: str, gap: str, source: str
+) -> None:
+    gaps = resend_gaps(0, _seconds(group), _seconds(repeat), latency=0.2)
+    assert gaps == {_seconds(gap)}, source
+
+
+def test_dead_mans_switch_gets_the_watchdog_at_the_documented_cadence(
+    full_prod: FullRender,
+) -> None:
+    routes = [
+        r for r in rendered_config(full_prod)["route"]["routes"]
+        if r["receiver"] == "deadmansswitch"
+    ]  # fmt: skip
+    assert len(routes) == 1, "prod has no dead man's switch route"
+    r = routes[0]
+    group, repeat = _seconds(r["group_interval"]), _seconds(r["repeat_interval"])
+    # Any webhook answer faster than one group_interval keeps the same cadence.
+    for latency in (0.05, group / 2, group * 0.95):
+        assert resend_gaps(_seconds(r["group_wait"]), group, repeat, latency) == {60}, r
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "observability.md").read_text()
+    assert "every 60 s" in doc and "every minute" not in doc

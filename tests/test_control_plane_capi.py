@@ -228,7 +228,7 @@ def test_workload_provider_is_built_from_the_capi_kubeconfig_secret(prod: Evalua
     assert plain(workload.inputs["kubeconfig"]) == FAKE_WORKLOAD_KUBECONFIG  # decoded from the read
     assert "kubeconfig" in workload.secret_paths
     assert workload.inputs["clusterIdentifier"] == "prod"
-    assert "kubeconfig" in prod.secret_outputs
+    assert "breakGlassKubeconfig" in prod.secret_outputs
     assert prod.outputs["apiEndpoint"] == "https://api.workload.example:6443"
     # Everything outside HAControlPlane deploys to the workload cluster.
     for r in prod.resources:
@@ -280,7 +280,7 @@ def test_cluster_autoscaler_runs_ha_next_to_capi_with_the_clusterapi_provider(
     values = ca.inputs["values"]
     assert values["cloudProvider"] == "clusterapi"
     assert values["clusterAPIMode"] == "kubeconfig-incluster"
-    assert values["clusterAPIKubeconfigSecret"] == "prod-kubeconfig"
+    assert values["clusterAPIKubeconfigSecret"] == "prod-autoscaler-kubeconfig"
     assert values["replicaCount"] == 2 and values["podDisruptionBudget"] == {"maxUnavailable": 1}
     assert ca.provider_urn == prod.one("pulumi:providers:kubernetes", "prod-management").urn
     assert prod.one(KCP).urn in ca.dependencies  # the kubeconfig Secret it mounts exists

@@ -55,6 +55,7 @@ def test_outputs_for_other_projects_are_exported(stack: Evaluation) -> None:
         "clusterName",
         "apiEndpoint",
         "kubeconfig",
+        "breakGlassKubeconfig",
         "kubernetesVersion",
         "platformNamespaces",
         "tenantNamespaces",
@@ -65,15 +66,15 @@ def test_outputs_for_other_projects_are_exported(stack: Evaluation) -> None:
     assert stack.outputs["kubernetesVersion"].startswith("v1.")
 
 
-def test_kubeconfig_output_is_a_secret_and_holds_one_context(dev: Evaluation) -> None:
-    assert "kubeconfig" in dev.secret_outputs
-    assert "current-context: kind-k8s-platform-dev" in dev.outputs["kubeconfig"]
-    assert "prod-admin" not in dev.outputs["kubeconfig"]
+def test_break_glass_kubeconfig_is_a_secret_and_holds_one_context(dev: Evaluation) -> None:
+    assert "breakGlassKubeconfig" in dev.secret_outputs
+    assert "current-context: kind-k8s-platform-dev" in dev.outputs["breakGlassKubeconfig"]
+    assert "prod-admin" not in dev.outputs["breakGlassKubeconfig"]
 
 
-def test_no_output_other_than_kubeconfig_is_secret(stack: Evaluation) -> None:
+def test_no_output_other_than_the_break_glass_kubeconfig_is_secret(stack: Evaluation) -> None:
     # Other projects read these without the passphrase; nothing sensitive may hide there.
-    assert stack.secret_outputs <= {"kubeconfig"}
+    assert stack.secret_outputs <= {"breakGlassKubeconfig"}
 
 
 def test_platform_namespaces_are_exported_by_name(dev: Evaluation) -> None:

@@ -127,7 +127,8 @@ def stack_footprint(ev: Evaluation) -> dict[str, Any]:
     workloads: list[footprint.Workload] = []
     for c in ev.charts():
         chart = str(c.inputs.get("chart", "")).rsplit("/", 1)[-1]
-        workloads += footprint.from_values(chart, c.inputs.get("values") or {})
+        label = footprint.release_label(chart, c.name)
+        workloads += footprint.from_values(chart, c.inputs.get("values") or {}, label=label)
     for r in ev.k8s_objects():
         workloads += footprint.from_object(r.kind, str(r.k8s_name), r.inputs)
     profile = str(ev.outputs.get("profile", ev.stack))

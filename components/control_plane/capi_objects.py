@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from kernel.contracts import ApiServerAuditLog
+
 # ---- pins ----------------------------------------------------------------------------
 CAPI_VERSION = "v1.14.2"
 """Cluster API core + kubeadm bootstrap/control-plane providers on the management cluster."""
@@ -45,7 +47,7 @@ AUDIT_POLICY = f"{AUDIT_DIR}/policy.yaml"
 # cluster CA for its serving certificate (serverTLSBootstrap) instead of signing its own,
 # so metrics-server and the API server can verify kubelets. kube-controller-manager
 # never approves kubelet-serving CSRs (kubernetes/kubernetes#73356; kubeadm docs,
-# "Enabling signed kubelet serving certificates"): an approver must run
+# "Enabling signed kubelet serving certificates"): SecurityBaseline installs an approver
 # (docs/observability.md, "Kubelet serving certificates").
 KUBEADM_PATCHES = "/etc/kubernetes/patches"
 KUBELET_PATCH = f"{KUBEADM_PATCHES}/kubeletconfiguration+strategic.yaml"
@@ -66,6 +68,11 @@ def kubelet_patch_file() -> dict[str, Any]:
 
 
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+AUDIT_LOG = ApiServerAuditLog(
+    path=f"{AUDIT_LOG_DIR}/audit.log", max_age_days=30, max_backups=10, max_size_mb=100
+)
+"""Kept on each control-plane node for 30 days, at most 10 rotated files of 100 MB;
+ObservabilityStack ships it to Loki (docs/observability.md, "API server audit log")."""
 POOL_LABEL = "k8s-platform.io/pool"
 AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
 AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
@@ -343,10 +350,10 @@ def _api_server(extra_sans: tuple[str, ...]) -> dict[str, Any]:
         "extraArgs": args(
             encryption_provider_config=ENC_FILE,
             audit_policy_file=AUDIT_POLICY,
-            audit_log_path=f"{AUDIT_LOG_DIR}/audit.log",
-            audit_log_maxage="30",
-            audit_log_maxbackup="10",
-            audit_log_maxsize="100",
+            audit_log_path=AUDIT_LOG.path,
+            audit_log_maxage=str(AUDIT_LOG.max_age_days),
+            audit_log_maxbackup=str(AUDIT_LOG.max_backups),
+            audit_log_maxsize=str(AUDIT_LOG.max_size_mb),
             profiling="false",
         ),
         "extraVolumes": [

@@ -8,22 +8,24 @@ Either way the component exposes one Kubernetes provider for the workload cluste
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
+from components.control_plane import access, autoscaler_access, kubelet, machines
 from components.control_plane import capi_objects as capi
-from components.control_plane import subnets
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
-from components.control_plane.values import autoscaler_values, cilium_values
+from components.control_plane.values import (
+    autoscaler_kubeconfig_secret,
+    autoscaler_values,
+    cilium_values,
+)
 from kernel import compat, kube, network
 from kernel.catalogue import chart
-from kernel.contracts import HookFactory
+from kernel.contracts import ApiServerAuditLog, HookFactory, KubeletServingCerts
 
 TYPE_TOKEN = "k8splatform:cluster:HAControlPlane"
 
@@ -41,7 +43,10 @@ class HAControlPlane(pulumi.ComponentResource):
     """Kubernetes provider for the workload cluster; pass it to every other component."""
     cluster_name: pulumi.Output[str]
     api_endpoint: pulumi.Output[str]
-    kubeconfig: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str | None]
+    """OIDC exec-plugin kubeconfig (no credential inside); None without `authentication`."""
+    break_glass_kubeconfig: pulumi.Output[str]
+    """Secret: the admin client certificate (system:masters), for when the IdP is down."""
     kubernetes_version: pulumi.Output[str]
     control_plane_replicas: pulumi.Output[int | None]
     failure_domains: pulumi.Output[list[str]]
@@ -51,6 +56,10 @@ class HAControlPlane(pulumi.ComponentResource):
     """True when etcd runs on control-plane nodes we control (stacked etcd, capi mode)."""
     network: network.Network
     """The CNI that enforces every component's policies (and its install, to wait for)."""
+    kubelet_serving: KubeletServingCerts | None
+    """Set when kubelets request serving certificates that someone must approve."""
+    audit_log: ApiServerAuditLog | None
+    """Where the API server writes its audit log on control-plane nodes we manage."""
 
     def __init__(
         self, name: str, args: HAControlPlaneArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,12 +67,23 @@ class HAControlPlane(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         s = args.settings
         self._cni: pulumi.Resource | None = None
+        self.kubelet_serving = kubelet.serving_certs(s)
+        # kind and other existing clusters: whether and where they audit is not ours.
+        self.audit_log = capi.AUDIT_LOG if s.mode != EXISTING else None
         if s.mode == EXISTING:
             self._existing(s)
             if s.cni.install:
                 self._cni = self._cilium(s)
         else:
             self._capi(s, args.before_upgrade)
+        auth = s.authentication
+        self.kubeconfig = (
+            pulumi.Output.unsecret(
+                self.break_glass_kubeconfig.apply(lambda k: access.oidc_kubeconfig(k, s.name, auth))
+            )
+            if auth is not None
+            else pulumi.Output.from_input(None)
+        )
         self.network = network.Network(
             cni=s.cni.name,
             node_cidrs=s.cni.node_cidrs,
@@ -74,6 +94,7 @@ class HAControlPlane(pulumi.ComponentResource):
                 "cluster_name": self.cluster_name,
                 "api_endpoint": self.api_endpoint,
                 "kubeconfig": self.kubeconfig,
+                "break_glass_kubeconfig": self.break_glass_kubeconfig,
                 "kubernetes_version": self.kubernetes_version,
                 "control_plane_replicas": self.control_plane_replicas,
                 "failure_domains": self.failure_domains,
@@ -94,7 +115,7 @@ class HAControlPlane(pulumi.ComponentResource):
         )
         self.cluster_name = pulumi.Output.from_input(s.name)
         self.api_endpoint = pulumi.Output.from_input(e.server)
-        self.kubeconfig = pulumi.Output.secret(e.minified_kubeconfig)
+        self.break_glass_kubeconfig = pulumi.Output.secret(e.minified_kubeconfig)
         self.kubernetes_version = pulumi.Output.from_input(s.kubernetes_version)
         # Unknown for a cluster we did not build; never guessed.
         self.control_plane_replicas = pulumi.Output.from_input(None)
@@ -128,9 +149,9 @@ class HAControlPlane(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         cluster = self._capi_cluster(s, c, mgmt)
-        on = _OnManagement(c.namespace, kube.child_opts(self, mgmt, deleted_with=cluster))
-        on.cr(f"{name}-infra-cluster", capi.INFRA_API, kinds.cluster, name, _infra_spec(c))
-        cp_template = _machine_template(
+        on = machines.OnManagement(c.namespace, kube.child_opts(self, mgmt, deleted_with=cluster))
+        on.cr(f"{name}-infra-cluster", capi.INFRA_API, kinds.cluster, name, machines.infra_spec(c))
+        cp_template = machines.machine_template(
             on,
             name,
             c,
@@ -139,7 +160,7 @@ class HAControlPlane(pulumi.ComponentResource):
             profile="control-plane",
             disk=80,
         )
-        worker_template = _machine_template(
+        worker_template = machines.machine_template(
             on,
             name,
             c,
@@ -157,8 +178,10 @@ class HAControlPlane(pulumi.ComponentResource):
             if before_upgrade
             else None
         )
-        kcp = _control_plane(on, s, c, cp_template, encryption_secret=enc_secret_name, hooks=hooks)
-        _workers(on, s, c, worker_template, kcp)
+        kcp = machines.control_plane(
+            on, s, c, cp_template, encryption_secret=enc_secret_name, hooks=hooks
+        )
+        machines.workers(on, s, c, worker_template, kcp)
         self._workload_provider(name, c.namespace, mgmt, kcp)
         self.kubernetes_version = pulumi.Output.from_input(s.kubernetes_version)
         self.control_plane_replicas = pulumi.Output.from_input(c.control_plane_replicas)
@@ -166,7 +189,7 @@ class HAControlPlane(pulumi.ComponentResource):
         self.control_plane_metrics = True
         self.etcd_snapshots = True
         cni = self._workload_addons(s, c, mgmt, kcp)
-        _health_checks(on, name, c, cni)
+        machines.health_checks(on, name, c, cni)
 
     def _capi_cluster(
         self, s: ClusterSettings, c: CapiSettings, mgmt: k8s.Provider
@@ -193,7 +216,7 @@ class HAControlPlane(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version=capi.CLUSTER_API,
             kind="Cluster",
-            metadata=_meta(
+            metadata=machines.meta(
                 ns,
                 name,
                 annotations={"pulumi.com/waitFor": "condition=ControlPlaneAvailable"},
@@ -212,7 +235,7 @@ class HAControlPlane(pulumi.ComponentResource):
             ),
         )
 
-    def _encryption_secret(self, on: _OnManagement, name: str) -> str:
+    def _encryption_secret(self, on: machines.OnManagement, name: str) -> str:
         """Encryption at rest: the key never appears in the KCP spec; kubeadm files pull
         it from this Secret in the Cluster's namespace on the management cluster."""
         key = random.RandomBytes(
@@ -248,7 +271,7 @@ class HAControlPlane(pulumi.ComponentResource):
         )
         self.cluster_name = pulumi.Output.from_input(name)
         self.api_endpoint = pulumi.Output.unsecret(kubeconfig.apply(_server))
-        self.kubeconfig = kubeconfig
+        self.break_glass_kubeconfig = kubeconfig
         return kubeconfig
 
     def _workload_addons(
@@ -279,13 +302,18 @@ class HAControlPlane(pulumi.ComponentResource):
         # CAPI-managed kubeconfig Secret (mode kubeconfig-incluster). It keeps working
         # while the workload cluster is too full to schedule it.
         on_mgmt = kube.child_opts(self, mgmt)
+        token = autoscaler_access.workload_identity(on_workload)
+        kubeconfig = autoscaler_access.management_secret(
+            autoscaler_kubeconfig_secret(s.name), c.namespace, self.break_glass_kubeconfig,
+            token, kube.child_opts(self, mgmt, depends_on=[kcp]),
+        )  # fmt: skip
         kube.helm_chart(
             f"{s.name}-cluster-autoscaler",
             chart("cluster-autoscaler"),
             c.namespace,
             autoscaler_values(s.name, c, s.kubernetes_version),
-            # Its pods mount <cluster>-kubeconfig, which exists once the KCP is up.
-            kube.child_opts(self, mgmt, depends_on=[kcp]),
+            # Its pods mount that kubeconfig Secret.
+            kube.child_opts(self, mgmt, depends_on=[kcp, kubeconfig]),
         )
         if c.create_namespace:
             kube.network_policy(
@@ -309,188 +337,3 @@ def _server(kubeconfig: str) -> str:
     doc = yaml.safe_load(kubeconfig) or {}
     clusters = doc.get("clusters") or [{}]
     return str((clusters[0].get("cluster") or {}).get("server", ""))
-
-
-def _meta(ns: str, obj: str, **extra: Any) -> Any:
-    return {"name": obj, "namespace": ns, "labels": dict(kube.MANAGED_BY), **extra}
-
-
-@dataclass(frozen=True)
-class _OnManagement:
-    """Objects in the Cluster's namespace on the management cluster, deleted with it."""
-
-    namespace: str
-    child: pulumi.ResourceOptions
-
-    def meta(self, obj: str, **extra: Any) -> Any:
-        return _meta(self.namespace, obj, **extra)
-
-    def cr(self, resource: str, api: str, kind: str, obj: str, spec: Any, **kw: Any) -> Any:
-        opts = (
-            self.child
-            if not kw
-            else pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(**kw))
-        )
-        return k8s.apiextensions.CustomResource(
-            resource, api_version=api, kind=kind, metadata=self.meta(obj), spec=spec, opts=opts
-        )
-
-
-def _infra_spec(c: CapiSettings) -> dict[str, Any]:
-    aws = c.aws
-    if aws is not None:
-        return capi.aws_cluster_spec(
-            region=aws.region,
-            ssh_key_name=aws.ssh_key_name,
-            network=subnets.network_spec(aws.vpc_cidr, aws.availability_zones, aws.subnets),
-            api_cidrs=aws.ingress_cidrs,
-            bastion=aws.bastion,
-        )
-    return capi.dev_cluster_spec(c.failure_domains)
-
-
-def _machine_template(
-    on: _OnManagement,
-    name: str,
-    c: CapiSettings,
-    *,
-    role: str,
-    instance_type: str,
-    profile: str,
-    disk: int,
-) -> Any:
-    aws = c.aws
-    if aws is not None:
-        spec = capi.aws_machine_template_spec(
-            instance_type=instance_type,
-            profile=f"{profile}.cluster-api-provider-aws.sigs.k8s.io",
-            ssh_key_name=aws.ssh_key_name,
-            ami_id=aws.ami_id,
-            root_gb=disk,
-        )
-    else:
-        spec = capi.dev_machine_template_spec(control_plane=role == "control-plane")
-    obj = f"{name}-{role}-{capi.spec_hash(spec)}"
-    # A new name is a new resource: create the replacement before deleting the
-    # old template, which the rollout still references until it finishes.
-    kind = capi.INFRA_KINDS[c.infrastructure].machine_template
-    return on.cr(f"{name}-{role}-template", capi.INFRA_API, kind, obj, spec)
-
-
-def _control_plane(
-    on: _OnManagement,
-    s: ClusterSettings,
-    c: CapiSettings,
-    template: Any,
-    *,
-    encryption_secret: str,
-    hooks: pulumi.ResourceHookBinding | None,
-) -> k8s.apiextensions.CustomResource:
-    name, aws = s.name, c.aws
-    waits = ["condition=Available", capi.version_wait(s.kubernetes_version)]
-    return k8s.apiextensions.CustomResource(
-        f"{name}-control-plane",
-        api_version=capi.CONTROL_PLANE_API,
-        kind="KubeadmControlPlane",
-        metadata=on.meta(
-            f"{name}-control-plane",
-            # Available alone can be stale during an upgrade; the version wait is not.
-            annotations={"pulumi.com/waitFor": json.dumps(waits)},
-        ),
-        spec=template.metadata.apply(
-            lambda m: capi.kubeadm_control_plane_spec(
-                replicas=c.control_plane_replicas,
-                version=s.kubernetes_version,
-                infra_kind=capi.INFRA_KINDS[c.infrastructure].machine_template,
-                template_name=m["name"],
-                encryption_secret=encryption_secret,
-                external_cloud=aws is not None,
-                extra_sans=() if aws else ("localhost", "127.0.0.1", "host.docker.internal"),
-            )
-        ),
-        opts=pulumi.ResourceOptions.merge(
-            on.child,
-            pulumi.ResourceOptions(
-                hooks=hooks,
-                custom_timeouts=pulumi.CustomTimeouts(create="60m", update="90m"),
-            ),
-        ),
-    )
-
-
-def _workers(
-    on: _OnManagement, s: ClusterSettings, c: CapiSettings, template: Any, kcp: pulumi.Resource
-) -> None:
-    """One MachineDeployment per failure domain, sized by the cluster-autoscaler."""
-    name = s.name
-    bootstrap_spec = capi.kubeadm_config_template_spec(external_cloud=c.aws is not None)
-    bootstrap_name = f"{name}-workers-{capi.spec_hash(bootstrap_spec)}"
-    on.cr(
-        f"{name}-workers-bootstrap",
-        capi.BOOTSTRAP_API,
-        "KubeadmConfigTemplate",
-        bootstrap_name,
-        bootstrap_spec,
-    )
-    for fd in c.failure_domains:
-        md_name = f"{name}-md-{fd}"
-        k8s.apiextensions.CustomResource(
-            md_name,
-            api_version=capi.CLUSTER_API,
-            kind="MachineDeployment",
-            metadata=on.meta(
-                md_name,
-                annotations={
-                    capi.AUTOSCALER_MIN: str(c.workers_min_per_zone),
-                    capi.AUTOSCALER_MAX: str(c.workers_max_per_zone),
-                },
-            ),
-            spec=template.metadata.apply(
-                lambda m, fd=fd: capi.machine_deployment_spec(
-                    cluster=name,
-                    pool=f"md-{fd}",
-                    version=s.kubernetes_version,
-                    failure_domain=fd,
-                    bootstrap_template=bootstrap_name,
-                    infra_kind=capi.INFRA_KINDS[c.infrastructure].machine_template,
-                    infra_template=m["name"],
-                )
-            ),
-            # Belt and braces: the autoscaler owns replicas even if one appears.
-            opts=pulumi.ResourceOptions.merge(
-                on.child,
-                pulumi.ResourceOptions(ignore_changes=["spec.replicas"], depends_on=[kcp]),
-            ),
-        )
-
-
-def _health_checks(on: _OnManagement, name: str, c: CapiSettings, cni: pulumi.Resource) -> None:
-    """Health checks start only once the CNI is installed: until then every node is
-    NotReady, and remediation would recycle machines that are merely waiting."""
-    on.cr(
-        f"{name}-control-plane-unhealthy",
-        capi.CLUSTER_API,
-        "MachineHealthCheck",
-        f"{name}-control-plane-unhealthy",
-        capi.machine_health_check_spec(
-            cluster=name,
-            selector={"cluster.x-k8s.io/control-plane": ""},
-            # KCP itself refuses remediation that would break etcd quorum.
-            max_unhealthy="100%",
-            startup_seconds=1200,
-        ),
-        depends_on=[cni],
-    )
-    on.cr(
-        f"{name}-workers-unhealthy",
-        capi.CLUSTER_API,
-        "MachineHealthCheck",
-        f"{name}-workers-unhealthy",
-        capi.machine_health_check_spec(
-            cluster=name,
-            selector={"k8s-platform.io/node-group": "workers"},
-            max_unhealthy=c.max_unhealthy_workers,
-            startup_seconds=900,
-        ),
-        depends_on=[cni],
-    )

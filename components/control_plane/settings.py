@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.control_plane import capi_objects, subnets
+from components.control_plane.auth_settings import AuthenticationSettings, load_authentication
 from components.control_plane.cni_settings import CniSettings, load_cni
 from kernel import compat, kubeconfig, objectstore
 from kernel.config import DNS_LABEL, K8S_VERSION, MISSING, ByProfile, Section, cidr, matches
@@ -107,6 +108,7 @@ class ClusterSettings:
         return "no cluster"
 
     cni: CniSettings = field(default_factory=CniSettings)
+    authentication: AuthenticationSettings | None = None
 
     def workload_access(self) -> WorkloadAccess:
         """How hooks reach the capi workload cluster: its management cluster's Secret."""
@@ -181,6 +183,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
                 )
     capi, infra = _capi(load, s, name or stack, mode == CAPI)
     cni = load_cni(load, s, mode == CAPI)
+    authentication = load_authentication(load, s)
     if mode == EXISTING and s.is_set("capi"):
         load.ctx.problem(
             s.key("capi"), s.raw("capi"), "capi mode only; cluster.mode is existing (ignored)"
@@ -195,6 +198,7 @@ def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
         capi=capi,
         infrastructure=infra if mode == CAPI else None,
         cni=cni,
+        authentication=authentication,
     )
 
 

@@ -21,6 +21,10 @@ RESTRICTED_CONTAINER = {
 }
 
 
+def autoscaler_kubeconfig_secret(cluster: str) -> str:
+    return f"{cluster}-autoscaler-kubeconfig"
+
+
 def autoscaler_values(cluster: str, c: CapiSettings, kubernetes_version: str) -> dict[str, Any]:
     """cluster-autoscaler 9.59.0 values (kubernetes/autoscaler
     cluster-autoscaler/charts/cluster-autoscaler/values.yaml at that tag)."""
@@ -31,7 +35,9 @@ def autoscaler_values(cluster: str, c: CapiSettings, kubernetes_version: str) ->
         "image": {"tag": compat.image_tag("cluster-autoscaler", kubernetes_version)},
         "cloudProvider": "clusterapi",
         "clusterAPIMode": "kubeconfig-incluster",
-        "clusterAPIKubeconfigSecret": f"{cluster}-kubeconfig",
+        # A ServiceAccount token of the workload cluster (autoscaler_access), not CAPI's
+        # admin certificate in <cluster>-kubeconfig.
+        "clusterAPIKubeconfigSecret": autoscaler_kubeconfig_secret(cluster),
         # Leader election and status ConfigMaps live on the workload cluster.
         "clusterAPIConfigMapsNamespace": "kube-system",
         "autoDiscovery": {"clusterName": cluster, "namespace": c.namespace},

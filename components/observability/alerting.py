@@ -13,6 +13,24 @@ from components.observability.settings import AlertingSettings, Receiver
 from kernel import data
 from kernel.contracts import ETCD_SNAPSHOT_CRONJOB
 
+DEAD_MANS_SWITCH_PERIOD_S = 60
+"""How often the Watchdog reaches the dead man's switch (docs/observability.md)."""
+
+
+def watchdog_intervals(period_s: int = DEAD_MANS_SWITCH_PERIOD_S) -> tuple[int, int]:
+    """(group_interval, repeat_interval) in seconds that resend every `period_s`.
+
+    Alertmanager flushes a group every group_interval and resends unchanged alerts only
+    when the last notification is strictly older than repeat_interval (notify.go
+    DedupStage.needsUpdate: `entry.Timestamp.Before(now - repeat)`); the entry's time is
+    logged after the send, so with group_interval == repeat_interval every second flush
+    sends (2 x the interval: alertmanager#676, and 120 s measured with 1m/1m). With
+    repeat = 2/3 of the period and group_interval = 1/3 the third flush sends, if the
+    webhook answers within group_interval.
+    """
+    group = period_s // 3
+    return group, period_s - group
+
 
 def alertmanager_config(alerting: AlertingSettings) -> dict[str, Any]:
     """Routes by severity, one receiver per setting; credentials only as `*_file` paths
@@ -20,6 +38,7 @@ def alertmanager_config(alerting: AlertingSettings) -> dict[str, Any]:
     receivers: list[dict[str, Any]] = [{"name": "null"}]
     routes: list[dict[str, Any]] = []
     if alerting.dead_mans_switch is not None:
+        group, repeat = watchdog_intervals()
         receivers.append(
             {
                 "name": "deadmansswitch",
@@ -33,8 +52,8 @@ def alertmanager_config(alerting: AlertingSettings) -> dict[str, Any]:
                 "receiver": "deadmansswitch",
                 "matchers": ['alertname = "Watchdog"'],
                 "group_wait": "0s",
-                "group_interval": "1m",
-                "repeat_interval": "1m",
+                "group_interval": f"{group}s",
+                "repeat_interval": f"{repeat}s",
             }
         )
     else:

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.observability import audit
 from components.observability.alerting import dashboards, platform_rules
 from components.observability.logging_values import (
     LokiObjectStore,
@@ -50,7 +51,7 @@ from kernel import kube
 from kernel import namespaces as ns
 from kernel import network as net
 from kernel.catalogue import chart
-from kernel.contracts import BackupMonitoring, ObjectStoreInfo, ServiceRef
+from kernel.contracts import ApiServerAuditLog, BackupMonitoring, ObjectStoreInfo, ServiceRef
 
 TYPE_TOKEN = "k8splatform:observability:ObservabilityStack"
 
@@ -79,6 +80,8 @@ class ObservabilityStackArgs:
     operator_crds: k8s.helm.v4.Chart | None = None
     """The prometheus-operator CRDs chart (`operator_crds()`), installed before
     SecurityBaseline so that the add-ons' ServiceMonitors find their CRD; else created here."""
+    audit_log: ApiServerAuditLog | None = None
+    """HAControlPlane.audit_log: ship it from the control-plane nodes (needs `apiserver-audit`)."""
 
 
 def operator_crds(provider: k8s.Provider, parent: pulumi.Resource) -> k8s.helm.v4.Chart:
@@ -117,10 +120,8 @@ class ObservabilityStack(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._args = args
         self._child = kube.child_opts(self, args.provider)
-        monitoring = args.namespaces[ns.MONITORING]
-        logging = args.namespaces[ns.LOGGING]
-        self._monitoring = monitoring
-        self._logging = logging
+        self._monitoring = monitoring = args.namespaces[ns.MONITORING]
+        self._logging = logging = args.namespaces[ns.LOGGING]
 
         crds = args.operator_crds or kube.helm_chart(
             "prometheus-operator-crds",
@@ -151,6 +152,8 @@ class ObservabilityStack(pulumi.ComponentResource):
         kube.helm_chart(
             "alloy", chart("alloy"), logging, alloy_values(args.settings, logging), after_crds
         )
+        if (log := args.audit_log) is not None:
+            audit.ship(log, args.settings.cluster_name, args.namespaces, logging, after_crds)
         # PrometheusRules pass the operator's admission webhook (failurePolicy Fail):
         # create them only once the kps Chart, whose objects pulumi-kubernetes awaits
         # until ready (the webhook Deployment included), is up.

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.security import csr_approver
 from components.security.isolation import DEVELOPER_ROLE, baseline, developer_role
 from components.security.policies import TENANT_LABEL, cluster_policies
 from components.security.rbac import (
@@ -35,9 +36,10 @@ from components.security.values import (
 from kernel import kube
 from kernel import network as net
 from kernel.catalogue import chart
-from kernel.contracts import ExposedTenant
+from kernel.contracts import ExposedTenant, KubeletServingCerts
 from kernel.namespaces import (
     CERT_MANAGER,
+    KUBELET_CSR_APPROVER,
     KYVERNO,
     MONITORING,
     PLATFORM_NAMESPACES,
@@ -66,6 +68,8 @@ class SecurityBaselineArgs:
     """The CNI the policies are written for (HAControlPlane.network)."""
     monitoring_crds: Sequence[pulumi.Resource] = ()
     """The prometheus-operator CRDs, when `service_monitors` is on and they exist."""
+    kubelet_serving: KubeletServingCerts | None = None
+    """HAControlPlane.kubelet_serving: install the approver for those CSRs."""
 
 
 # ---- component ----------------------------------------------------------------------------
@@ -145,6 +149,10 @@ class SecurityBaseline(pulumi.ComponentResource):
         self._policies(kyverno)
         if s.trivy.enabled:
             self._trivy(created[TRIVY], args.monitoring_crds)
+        if args.kubelet_serving is not None:
+            deps = [created[KUBELET_CSR_APPROVER], *self._monitoring_deps(args.monitoring_crds)]
+            approver = (args.kubelet_serving, KUBELET_CSR_APPROVER, s.service_monitors)
+            csr_approver.install(*approver, self._after(*deps))
 
         self.register_outputs(
             {

@@ -79,19 +79,65 @@ def kyverno_values(a: AdmissionSettings, service_monitors: bool) -> dict[str, An
         # webhook-cleanup pre-delete Job would never run, so don't render them.
         # Pulumi applies CRD changes itself; see docs/security.md for uninstall.
         "crds": {"migration": {"enabled": False}},
+        # Its replacement: --autoDeleteWebhooks (docs/runbooks/teardown.md).
         "webhooksCleanup": {"enabled": False},
         "admissionController": {
             **admission,
-            "container": {"resources": admission_resources},
+            "container": {
+                "resources": admission_resources,
+                "extraArgs": {"autoDeleteWebhooks": "true"},
+            },
             "initContainer": {"resources": kube.resources("10m", "64Mi", memory_limit="256Mi")},
+            "rbac": {"coreClusterRole": {"extraResources": webhook_cleanup_rules("admission")}},
+            "annotations": KEEP_PODS_ON_DELETE,
         },
         "backgroundController": _with_selector(background, "background-controller"),
-        "cleanupController": _with_selector(background, "cleanup-controller"),
+        "cleanupController": {
+            **_with_selector(background, "cleanup-controller"),
+            "extraArgs": {"autoDeleteWebhooks": "true"},
+            "rbac": {"coreClusterRole": {"extraResources": webhook_cleanup_rules("cleanup")}},
+            "annotations": KEEP_PODS_ON_DELETE,
+        },
         "reportsController": _with_selector(background, "reports-controller"),
     }
     if a.admission_replicas > 1:
         values["admissionController"]["topologySpreadConstraints"] = _spread("admission-controller")
     return values
+
+
+KEEP_PODS_ON_DELETE = {"pulumi.com/deletionPropagationPolicy": "background"}
+"""Deleted in the background (pulumi-kubernetes#3011), as kubectl and Helm do: the pods keep
+running while the Deployment waits on Kyverno's finalizer, so they can delete their webhooks.
+Foreground deletion would stop the pods first."""
+
+
+def webhook_cleanup_rules(controller: str) -> list[dict[str, Any]]:
+    """What `--autoDeleteWebhooks` needs ("requires extra permissions", kyverno cmd flags).
+
+    With the flag, the controller puts a finalizer on its Deployment, ServiceAccount, Role,
+    RoleBinding and `:core` ClusterRole, and binds `:core` to itself through a temporary
+    ClusterRoleBinding owned by that role (kyverno pkg/controllers/webhook/cleanup.go
+    WebhookCleanupSetup). When `pulumi destroy` deletes its Deployment it deletes its webhook
+    configurations, then removes the finalizers. The rules sit in `:core` so they outlive the
+    chart's own binding while Pulumi deletes the chart objects in parallel. Create on roles
+    and bindings cannot be narrowed by name; the API server's escalation check still limits
+    them to permissions the controller holds.
+    """
+    role = f"kyverno:{controller}-controller"
+    own = f"kyverno-{controller}-controller"
+    rbac = "rbac.authorization.k8s.io"
+    return [
+        {"apiGroups": [rbac], "resources": ["clusterroles"], "resourceNames": [f"{role}:core"],
+         "verbs": ["get", "update"]},
+        {"apiGroups": [rbac], "resources": ["clusterrolebindings"], "verbs": ["create"]},
+        {"apiGroups": [rbac], "resources": ["roles", "rolebindings"], "verbs": ["create"]},
+        {"apiGroups": [rbac], "resources": ["roles", "rolebindings"], "resourceNames": [role],
+         "verbs": ["get", "update"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": [own],
+         "verbs": ["get", "update"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "resourceNames": [own],
+         "verbs": ["get", "update", "delete"]},
+    ]  # fmt: skip
 
 
 def trivy_values(t: TrivySettings, service_monitors: bool) -> dict[str, Any]:
