@@ -84,7 +84,7 @@ def local_chart(ref: ChartRef) -> str | None:
 
 def _chart_version(meta: Path) -> str | None:
     # Some Chart.yaml files start with `---` and end with an empty document.
-    doc = next((d for d in yaml.safe_load_all(meta.read_text()) if d), {})
+    doc: dict[str, Any] = next((d for d in yaml.safe_load_all(meta.read_text()) if d), {})
     version = doc.get("version")
     return str(version) if version is not None else None
 

@@ -301,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         text = snapshot()
         args.snapshot.write_text(text)
         urn_history.record(json.loads(text))
-        print(f"snapshot of {', '.join(SNAPSHOT_STACKS)} -> {args.snapshot}, {urn_history.HISTORY.name}")
+        stacks = ", ".join(SNAPSHOT_STACKS)
+        print(f"snapshot of {stacks} -> {args.snapshot}, {urn_history.HISTORY.name}")
         _close_loop()
         return 0
     if args.check is not None:

@@ -49,7 +49,12 @@ def _seed(env: dict[str, str], capi: dict[str, Any], buckets: list[str]) -> None
         s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration=dict.fromkeys(
-                ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"),
+                (
+                    "BlockPublicAcls",
+                    "IgnorePublicAcls",
+                    "BlockPublicPolicy",
+                    "RestrictPublicBuckets",
+                ),
                 True,
             ),
         )
@@ -78,7 +83,11 @@ def account(root: Path, capi: dict[str, Any], buckets: list[str]) -> Iterator[di
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    env = {**KEYS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_EC2_METADATA_DISABLED": "true"}
+    env = {
+        **KEYS,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -52,7 +52,10 @@ def _config(stack: str) -> dict[str, Any]:
 
 def _buckets(raw: dict[str, Any]) -> list[str]:
     out = []
-    for path in (("persistence", "backups", "objectStore"), ("observability", "loki", "objectStore")):
+    for path in (
+        ("persistence", "backups", "objectStore"),
+        ("observability", "loki", "objectStore"),
+    ):
         node: Any = raw
         for key in path:
             node = (node or {}).get(f"k8s-platform:{key}" if node is raw else key)

@@ -113,6 +113,11 @@ def set_secrets(ws: Workspace, stack: str, secrets: dict[str, str]) -> None:
     """Stand-in secrets (tools/offline.py), each a Pulumi secret as a user would set it."""
     args = [f"secrets.{name}={value}" for name, value in sorted(secrets.items())]
     if args:
-        ws.pulumi("config", "set-all", "--stack", stack, "--path", *[
-            a for pair in args for a in ("--secret", pair)
-        ])
+        ws.pulumi(
+            "config",
+            "set-all",
+            "--stack",
+            stack,
+            "--path",
+            *[a for pair in args for a in ("--secret", pair)],
+        )
