@@ -33,7 +33,15 @@ pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/sdk/v4 "$PULUMI_KUBERN
 abs=$(pwd)/$out
 
 echo "engines: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES"
-(cd engines/kubernetes && go build -trimpath -o "$abs/" k8s.io/kubernetes/cmd/kube-apiserver \
+# The version stamps upstream's hack/lib/version.sh links in: /version answers the release.
+minor=${KUBERNETES#v1.}; minor=${minor%%.*}
+kube_ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$KUBERNETES -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+  kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+(cd engines/kubernetes && go build -trimpath -ldflags "$kube_ldflags" -o "$abs/" \
+  k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubectl)
 

@@ -15,6 +15,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -75,10 +76,13 @@ def search_path() -> list[Path]:
     return [*paths, PULLED, ROOT.parent / "shared" / "charts"]
 
 
-def chart_version(chart_dir: Path) -> str:
+def chart_meta(chart_dir: Path) -> dict[str, Any]:
     # Some Chart.yaml files start with `---` and end with an empty document.
-    meta = next(d for d in yaml.safe_load_all((chart_dir / "Chart.yaml").read_text()) if d)
-    return str(meta["version"])
+    return dict(next(d for d in yaml.safe_load_all((chart_dir / "Chart.yaml").read_text()) if d))
+
+
+def chart_version(chart_dir: Path) -> str:
+    return str(chart_meta(chart_dir)["version"])
 
 
 def chart_dir(ref: ChartRef) -> Path:

@@ -78,9 +78,9 @@ def problem(
     where = f"the API server of context {e.context} ({e.server})"
     try:
         live = parse(answer)
-    except ValueError as exc:
+        outside = compat.version_problem(live, features, mode)
+    except ValueError as exc:  # not a version, or not Kubernetes 1.x
         return f"cannot tell which Kubernetes {where} runs: {exc}; {OFF}", None
-    outside = compat.version_problem(live, features, mode)
     if outside:
         return f"{where} runs {live}: {outside}", None
     if compat.minor_of(live) != compat.minor_of(declared):

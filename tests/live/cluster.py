@@ -225,6 +225,9 @@ def _start(cluster: Cluster, etcd: Path) -> None:
             f"--kubeconfig={cluster.kubeconfig}",
             f"--config={bin_dir / 'kwok-stages.yaml'}",
             "--manage-all-nodes=false",
+            # Nodes heartbeat through leases (kwokctl's default): without one the node
+            # lifecycle controller marks every node NotReady after its grace period.
+            "--node-lease-duration-seconds=40",
             f"--manage-nodes-with-annotation-selector={KWOK}=fake",
             "--cidr=10.244.0.1/16",
             "--node-ip=10.1.0.1",
