@@ -152,6 +152,11 @@ def loki_values(
         "lokiCanary": {"enabled": False},
         "test": {"enabled": False},
         "minio": {"enabled": False},
+        # No rules sidecar (singleBinary.sidecar is off): without this the chart still binds
+        # Loki to a ClusterRole reading every Secret (templates/backend/clusterrole.yaml).
+        # Namespaced RBAC with the sidecar off renders no Role at all.
+        "sidecar": {"rules": {"enabled": False}},
+        "rbac": {"namespaced": True},
         "monitoring": {
             "serviceMonitor": {"enabled": True},
             "dashboards": {"enabled": False},
