@@ -15,7 +15,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.security.isolation import DEVELOPER_ROLE, baseline, developer_role
+from components.security.isolation import (
+    DEVELOPER_ROLE,
+    baseline,
+    developer_role,
+    kube_system_imds_deny,
+)
 from components.security.policies import TENANT_LABEL, cluster_policies
 from components.security.rbac import (
     CI_DEPLOYER_RULES,
@@ -135,6 +140,8 @@ class SecurityBaseline(pulumi.ComponentResource):
             if t.expose
         )
         self._cluster_rbac()
+        if self._net.cilium:
+            kube_system_imds_deny(self._after(*self._net.ready))
 
         # Issuers wait for the cert-manager Chart itself (its webhook is failurePolicy Fail
         # and startupapicheck, a hook, never runs under Chart v4).
