@@ -13,6 +13,15 @@ API server, the nodes (and hostNetwork pods), IMDS or a named outside service go
   DNS egress so the agent's DNS proxy learns the addresses (language.rst "DNS based").
 - another CNI (existing mode, stated in config): a NetworkPolicy whose ipBlock holds the
   configured node CIDRs, the Kubernetes spec's way to reach node addresses.
+
+Calls *from* the API server (webhooks, APIServices) are admitted from `kube-apiserver`,
+`host` and `remote-node`, on the called port only. Which identity such a call carries is
+not settled: a call from a control-plane node to a pod elsewhere may leave from that node's
+`cilium_host` address and arrive as `remote-node` (cilium#14724, #27967, #31711; #18049
+fixed one path, #43260 is open on 1.18), and Cilium's layer-3 docs say the
+`kube-apiserver` entity may not match ingress. Rancher's webhook hardening guide admits
+`host` and `remote-node` on the webhook port for this reason. Egress *to* the API server
+keeps `kube-apiserver`: its endpoint addresses carry that identity.
 """
 
 from __future__ import annotations
@@ -42,6 +51,9 @@ ENTITIES: dict[str, tuple[str, ...]] = {
     NODES: ("host", "remote-node"),
     WORLD: ("world",),
 }
+API_SERVER_CALLERS = ("kube-apiserver", "host", "remote-node")
+"""The identities an API server call may arrive with (module docstring); only ever
+admitted on the webhook or APIService port."""
 API_SERVER_PORTS = (6443, 443)
 """6443 is the backend port after Service translation; 443 kept for a load-balanced
 endpoint that does not translate (the ClusterIP port)."""
@@ -112,10 +124,17 @@ def entity_policy(
             spec["egress"] = [
                 {"toEntities": list(ENTITIES[egress_to]), "toPorts": _cilium_ports(egress_ports)}
             ]
+            if egress_to == WORLD:
+                # `world` includes IMDS (outside the cluster): deny beats the allow, so the
+                # internet stays open and the node role closed (ipBlock `except` elsewhere).
+                spec["egressDeny"] = [{"toCIDR": [IMDS]}]
         if ingress_from is not None:
+            callers = API_SERVER_CALLERS if ingress_from == API_SERVER else None
+            if callers and not ingress_ports:
+                raise ValueError(f"{name}: API server calls are admitted on named ports only")
             spec["ingress"] = [
                 {
-                    "fromEntities": list(ENTITIES[ingress_from]),
+                    "fromEntities": list(callers or ENTITIES[ingress_from]),
                     "toPorts": _cilium_ports(ingress_ports),
                 }
             ]

@@ -28,6 +28,11 @@ def stack(request: pytest.FixtureRequest, dev: Evaluation, prod: Evaluation) -> 
 
 
 @pytest.fixture(scope="session")
+def staging_eval() -> Evaluation:
+    return evaluate("staging")
+
+
+@pytest.fixture(scope="session")
 def exposed() -> Evaluation:
     """prod with Prometheus and Alertmanager published through the Gateway (basic auth)."""
     return evaluate("prod", {"edge.exposePrometheus": True, "edge.exposeAlertmanager": True})
@@ -42,6 +47,11 @@ def full_dev(dev: Evaluation) -> FullRender:
 @pytest.fixture(scope="session")
 def full_prod(prod: Evaluation) -> FullRender:
     return full_render(prod)
+
+
+@pytest.fixture(scope="session")
+def full_staging(staging_eval: Evaluation) -> FullRender:
+    return full_render(staging_eval)
 
 
 @pytest.fixture(scope="session", params=["dev", "prod"])

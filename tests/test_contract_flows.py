@@ -1,15 +1,29 @@
 """The flow contract (tools/flows): every flow the platform needs is allowed and every
 forbidden flow denied by the rendered policies, ours and the charts', under the CNI in use
-(Cilium in both stacks), evaluated with semantics written from Cilium's documentation."""
+(Cilium in every stack), evaluated with semantics written from Cilium's documentation, in
+dev, staging and prod, and under both identities an API server call may carry."""
 
 from __future__ import annotations
 
 import copy
 import time
+from typing import Any
+
+import pytest
 
 from tools.flows.contract import Contract
-from tools.flows.evaluator import World, evaluate
+from tools.flows.evaluator import APISERVER_CALL_IDENTITIES, World, evaluate
 from tools.fullrender import FullRender
+
+
+@pytest.fixture(params=["dev", "staging", "prod"])
+def every_stack(
+    request: pytest.FixtureRequest,
+    full_dev: FullRender,
+    full_staging: FullRender,
+    full_prod: FullRender,
+) -> FullRender:
+    return {"dev": full_dev, "staging": full_staging, "prod": full_prod}[request.param]
 
 
 def _verdicts(c: Contract, world: World) -> tuple[list[str], list[str], int]:
@@ -29,17 +43,50 @@ def _verdicts(c: Contract, world: World) -> tuple[list[str], list[str], int]:
     return missing, leaks, walked
 
 
-def test_every_required_flow_is_allowed_and_every_forbidden_flow_denied(full: FullRender) -> None:
+@pytest.mark.parametrize("calls_as", APISERVER_CALL_IDENTITIES)
+def test_every_required_flow_is_allowed_and_every_forbidden_flow_denied(
+    every_stack: FullRender, calls_as: str
+) -> None:
     start = time.monotonic()
-    c = Contract(full)
-    missing, leaks, walked = _verdicts(c, c.world())
+    c = Contract(every_stack)
+    missing, leaks, walked = _verdicts(c, c.world(calls_as))
     assert walked > 40, "the contract walked almost nothing"
     assert not missing, "required flows denied:\n" + "\n".join(missing)
     assert not leaks, "forbidden flows allowed:\n" + "\n".join(leaks)
     # Objects hidden by a chart-source gap are reported, never silently passed.
     for u in c.unresolved:
-        assert any(g.dependency in u for g in full.gaps), f"unexplained: {u}"
+        assert any(g.dependency in u for g in every_stack.gaps), f"unexplained: {u}"
     assert time.monotonic() - start < 5
+
+
+def _only_kube_apiserver(policies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The policies as they were before: API server calls admitted from the documented
+    `kube-apiserver` entity only."""
+    out = copy.deepcopy(policies)
+    for p in out:
+        for rule in (p.get("spec") or {}).get("ingress") or []:
+            if "kube-apiserver" in rule.get("fromEntities", []):
+                rule["fromEntities"] = ["kube-apiserver"]
+    return out
+
+
+@pytest.mark.parametrize("calls_as", APISERVER_CALL_IDENTITIES)
+def test_webhooks_admitting_only_the_kube_apiserver_entity_fail_when_calls_arrive_as_nodes(
+    full_prod: FullRender, calls_as: str
+) -> None:
+    """The old policies pass under the documented identity and fail under the reported
+    one (cilium#27967, #31711, #43260): the contract must see the difference."""
+    c = Contract(full_prod)
+    world = c.world(calls_as)
+    old = World(world.namespaces, _only_kube_apiserver(world.policies), apiserver_calls=calls_as)
+    missing, _, _ = _verdicts(c, old)
+    webhooks = [m for m in missing if "WebhookConfiguration" in m or "APIService" in m]
+    if calls_as == "kube-apiserver":
+        assert not webhooks, webhooks
+    else:
+        assert any("metrics.k8s.io" in m for m in webhooks), missing
+        assert any("cert-manager-webhook" in m for m in webhooks), missing
+        assert any("kyverno" in m for m in missing), missing
 
 
 def test_contract_derives_webhooks_scrapes_and_api_clients_from_the_render(

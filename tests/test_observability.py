@@ -388,7 +388,12 @@ def test_platform_dashboards_are_valid_json_with_real_queries(stack: Evaluation)
         for panel in board["panels"]:
             assert panel["targets"][0]["expr"].strip()
             assert panel["datasource"]["uid"] in {"prometheus", "loki"}
-    assert values(stack, "kps")["grafana"]["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
+    # Grafana's sidecar watches its own namespace only (a Role, no cluster-wide Secret read):
+    # every dashboard must live there.
+    grafana = values(stack, "kps")["grafana"]
+    assert grafana["rbac"]["namespaced"] is True
+    assert "searchNamespace" not in grafana["sidecar"]["dashboards"]
+    assert {unwrap(m.metadata.get("namespace")) for m in maps} == {"monitoring"}
 
 
 # ---- hooks, resources, policies, outputs --------------------------------------------------

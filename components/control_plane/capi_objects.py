@@ -355,6 +355,9 @@ def _api_server(extra_sans: tuple[str, ...]) -> dict[str, Any]:
             audit_log_maxbackup=str(AUDIT_LOG.max_backups),
             audit_log_maxsize=str(AUDIT_LOG.max_size_mb),
             profiling="false",
+            # kubeadm's default (NodeRestriction) plus CVE-2020-8554's fix: no Service may
+            # set externalIPs (an admission policy says the same in every mode).
+            enable_admission_plugins="NodeRestriction,DenyServiceExternalIPs",
         ),
         "extraVolumes": [
             {

@@ -94,6 +94,10 @@ def cilium_values(cni: CniSettings) -> dict[str, Any]:
         # default cluster-pool 10.0.0.0/8 would overlap the VPC.
         "ipam": {"mode": "kubernetes"},
         "policyEnforcementMode": "default",
+        # No Cilium Ingress or Gateway here (Envoy Gateway serves the edge): the TLS Secret
+        # sync they need would let the operator read Secrets in every namespace
+        # (templates/cilium-operator/clusterrole.yaml, default on since 1.17).
+        "tls": {"secretSync": {"enabled": False}},
         # policyCIDRMatchMode stays unset: an ipBlock means "outside the cluster"; nodes and
         # the API server are reached through entities (kernel/network.py).
         "operator": {

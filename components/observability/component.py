@@ -45,6 +45,7 @@ from components.observability.names import (
     RECEIVERS_SECRET,
     svc_url,
 )
+from components.observability.rbac import grafana_sidecar_role
 from components.observability.settings import ObservabilitySettings
 from components.observability.values import kps_values, spread
 from kernel import kube
@@ -203,8 +204,10 @@ class ObservabilityStack(pulumi.ComponentResource):
         admin = self._grafana_admin(monitoring)
         receivers = self._receivers_secret(monitoring)
         dashboards = self._dashboards(monitoring)
+        role = grafana_sidecar_role(monitoring, self._child)
         kps_opts = pulumi.ResourceOptions.merge(
-            after_crds, pulumi.ResourceOptions(depends_on=[crds, admin, receivers, *dashboards])
+            after_crds,
+            pulumi.ResourceOptions(depends_on=[crds, admin, receivers, role, *dashboards]),
         )
         return kube.helm_chart(
             KPS,

@@ -152,6 +152,11 @@ def loki_values(
         "lokiCanary": {"enabled": False},
         "test": {"enabled": False},
         "minio": {"enabled": False},
+        # No rules sidecar (singleBinary.sidecar is off): without this the chart still binds
+        # Loki to a ClusterRole reading every Secret (templates/backend/clusterrole.yaml).
+        # Namespaced RBAC with the sidecar off renders no Role at all.
+        "sidecar": {"rules": {"enabled": False}},
+        "rbac": {"namespaced": True},
         "monitoring": {
             "serviceMonitor": {"enabled": True},
             "dashboards": {"enabled": False},
@@ -222,6 +227,14 @@ ALLOY_POD_SECURITY_CONTEXT: dict[str, Any] = {
 }
 
 
+_READ = ["get", "list", "watch"]
+ALLOY_RULES: list[dict[str, Any]] = [
+    {"apiGroups": ["", "discovery.k8s.io"], "resources": ["endpoints", "endpointslices", "pods",
+                                                          "services"], "verbs": _READ},
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "namespaces", "events"], "verbs": _READ},
+]  # fmt: skip
+
+
 def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str]) -> dict[str, Any]:
     push = svc_url(f"{LOKI}-gateway", logging_namespace, 80, "/loki/api/v1/push")
     return {
@@ -243,6 +256,10 @@ def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str])
             "securityContext": ALLOY_SECURITY_CONTEXT,
         },
         "global": {"podSecurityContext": ALLOY_POD_SECURITY_CONTEXT},
+        # The chart's rules minus what our pipeline never uses: above all `remote.kubernetes.*`
+        # (ConfigMaps and Secrets in every namespace) and the operator CRDs. Discovery and log
+        # tailing need pods, pods/log and namespaces; the rest of the default stays listed.
+        "rbac": {"rules": ALLOY_RULES},
         "configReloader": {
             "resources": kube.resources("10m", "32Mi", cpu_limit="50m", memory_limit="64Mi")
         },

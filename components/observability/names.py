@@ -14,6 +14,7 @@ ALERTMANAGER_NAME = f"{KPS}-alertmanager"
 GRAFANA_SERVICE = f"{KPS}-grafana"
 GRAFANA_PORT = 80
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_SIDECAR_ROLE = "grafana-sidecar"
 RECEIVERS_SECRET = "alertmanager-receivers"
 RECEIVERS_MOUNT = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
 LOKI = "loki"

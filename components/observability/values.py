@@ -14,6 +14,7 @@ from components.observability.names import (
     ALERTMANAGER_PODS,
     GRAFANA_ADMIN_SECRET,
     GRAFANA_PODS,
+    GRAFANA_SIDECAR_ROLE,
     HOSTNAME,
     KPS,
     LOKI,
@@ -230,6 +231,14 @@ def kps_values(
         "prometheus-node-exporter": {
             # hostNetwork/hostPID/hostPath: lives in the privileged node-exporter namespace.
             "namespaceOverride": node_exporter_namespace,
+            # It reads /proc, /sys and / through read-only mounts as nobody (65534): it needs
+            # no capability, no escalation, and runs under the runtime's seccomp profile.
+            "containerSecurityContext": {
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "resources": kube.resources("20m", "32Mi", cpu_limit="200m", memory_limit="64Mi"),
         },
     }
@@ -286,15 +295,27 @@ def grafana_values(
             "analytics": {"reporting_enabled": False, "check_for_updates": False},
             "users": {"allow_sign_up": False},
         },
+        # Dashboards and datasources are ConfigMaps in Grafana's own namespace (ours and the
+        # chart's): the sidecars watch only it, bound to our ConfigMap-only Role (rbac.py)
+        # instead of a ClusterRole that lets an internet-facing pod read every Secret.
+        "rbac": {"namespaced": True, "useExistingRole": GRAFANA_SIDECAR_ROLE},
         "sidecar": {
             "resources": sidecar_resources,
+            # k8s-sidecar writes only into its mounted folder.
+            "securityContext": {
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "dashboards": {
                 "enabled": True,
                 "label": "grafana_dashboard",
                 "labelValue": "1",
-                "searchNamespace": "ALL",
+                "resource": "configmap",
             },
             "datasources": {
+                "resource": "configmap",
                 "enabled": True,
                 "defaultDatasourceEnabled": True,
                 "uid": "prometheus",

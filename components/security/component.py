@@ -15,8 +15,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.security import csr_approver
-from components.security.isolation import DEVELOPER_ROLE, baseline, developer_role
+from components.security import csr_approver, tenancy
+from components.security.isolation import (
+    DEVELOPER_ROLE,
+    baseline,
+    developer_role,
+    kube_system_imds_deny,
+)
 from components.security.policies import TENANT_LABEL, cluster_policies
 from components.security.rbac import (
     CI_DEPLOYER_RULES,
@@ -139,6 +144,10 @@ class SecurityBaseline(pulumi.ComponentResource):
             if t.expose
         )
         self._cluster_rbac()
+        tenancy.admission_rules(self._child)
+        self.priority_classes = tenancy.priority_classes(self._child)
+        if self._net.cilium:
+            kube_system_imds_deny(self._after(*self._net.ready))
 
         # Issuers wait for the cert-manager Chart itself (its webhook is failurePolicy Fail
         # and startupapicheck, a hook, never runs under Chart v4).
@@ -239,21 +248,10 @@ class SecurityBaseline(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{t.name}-quota",
             metadata={"name": "tenant-quota", "namespace": t.name, "labels": kube.MANAGED_BY},
-            spec={
-                "hard": {
-                    "requests.cpu": q.requests_cpu,
-                    "requests.memory": q.requests_memory,
-                    "limits.cpu": q.limits_cpu,
-                    "limits.memory": q.limits_memory,
-                    "pods": str(q.pods),
-                    "requests.storage": q.requests_storage,
-                    # No NodePort/LoadBalancer: tenants are exposed through the gateway.
-                    "services.nodeports": "0",
-                    "services.loadbalancers": "0",
-                }
-            },
+            spec={"hard": tenancy.quota_hard(q)},
             opts=opts,
         )
+        tenancy.reserved_priority_quota(t.name, opts)
         lim = t.limits
         k8s.core.v1.LimitRange(
             f"{t.name}-limits",
@@ -361,7 +359,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 {"app.kubernetes.io/component": "controller"},
             )
         values = cert_manager_values(tls, self._s.service_monitors)
-        deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
+        deps = [ns, *self.priority_classes, *self._monitoring_deps(monitoring_crds)]
         return kube.helm_chart(
             "cert-manager", chart("cert-manager"), CERT_MANAGER, values, self._after(*deps)
         )
@@ -436,7 +434,7 @@ class SecurityBaseline(pulumi.ComponentResource):
             KYVERNO, ns, KYVERNO_WEBHOOK_PORT, {"app.kubernetes.io/part-of": "kyverno"}
         )
         values = kyverno_values(a, self._s.service_monitors)
-        deps: list[pulumi.Resource] = [ns, *self._monitoring_deps(monitoring_crds)]
+        deps = [ns, *self.priority_classes, *self._monitoring_deps(monitoring_crds)]
         return kube.helm_chart("kyverno", chart("kyverno"), KYVERNO, values, self._after(*deps))
 
     def _policies(self, kyverno: k8s.helm.v4.Chart) -> None:

@@ -115,3 +115,33 @@ def baseline(tenant: str, api_access: bool, exposed: bool, opts: pulumi.Resource
         spec=tenant_baseline(tenant, api_access, exposed),
         opts=opts,
     )
+
+
+IMDS_CLIENTS = {"k8s:app.kubernetes.io/name": ["aws-ebs-csi-driver"]}
+"""kube-system pods that take the node role from IMDS: the EBS CSI controller (its
+credentials and region; aws-ebs-csi-driver docs). Node agents on hostNetwork (the cloud
+controller manager, the CSI node plugin) are the node itself and no policy applies."""
+
+
+def kube_system_imds_deny(opts: pulumi.ResourceOptions) -> None:
+    """IMDS closed to every kube-system pod but the EBS CSI controller. No namespace policy
+    of ours governs kube-system (CoreDNS, the CNI's helpers), so an explicit deny does; the
+    platform namespaces are default-deny with an IMDS deny beside each internet allow
+    (kernel.network.entity_policy), and tenants carry it in their baseline."""
+    key, values = next(iter(IMDS_CLIENTS.items()))
+    k8s.apiextensions.CustomResource(
+        "kube-system-no-imds",
+        api_version=network.CNP_API,
+        kind="CiliumClusterwideNetworkPolicy",
+        metadata={"name": "kube-system-no-imds", "labels": kube.MANAGED_BY},
+        spec={
+            "description": "No IMDS from kube-system pods except the EBS CSI controller.",
+            "endpointSelector": {
+                "matchLabels": {NS_KEY: "kube-system"},
+                "matchExpressions": [{"key": key, "operator": "NotIn", "values": values}],
+            },
+            "enableDefaultDeny": {"ingress": False, "egress": False},
+            "egressDeny": [{"toCIDR": [network.IMDS]}],
+        },
+        opts=opts,
+    )

@@ -11,6 +11,7 @@ from components.security.settings import (
     TlsSettings,
     TrivySettings,
 )
+from components.security.tenancy import PLATFORM_CRITICAL
 from kernel import kube
 
 
@@ -28,6 +29,8 @@ def cert_manager_values(tls: TlsSettings, service_monitors: bool) -> dict[str, A
 
     values: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
+        # Its webhook is failurePolicy Fail: no tenant pod may preempt it (tenancy.py).
+        "global": {"priorityClassName": PLATFORM_CRITICAL},
         **tier("25m", "64Mi"),
         "topologySpreadConstraints": _spread("controller") if ha else [],
         "webhook": {
@@ -75,6 +78,8 @@ def kyverno_values(a: AdmissionSettings, service_monitors: bool) -> dict[str, An
     # The admission controller nests its resources per container.
     admission_resources = admission.pop("resources")
     values: dict[str, Any] = {
+        # Enforce webhooks that refuse pods when down: no tenant pod may preempt them.
+        "global": {"priorityClassName": PLATFORM_CRITICAL},
         # Chart v4 drops Helm hooks: the CRD-migration post-upgrade Job and the
         # webhook-cleanup pre-delete Job would never run, so don't render them.
         # Pulumi applies CRD changes itself; see docs/security.md for uninstall.

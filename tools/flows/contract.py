@@ -38,7 +38,9 @@ WORLD = External("203.0.113.10", "example.com")
 OTHER_TENANT = "tenant-x"
 TENANT_LABEL = "k8s-platform/tenant"
 PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+DNS_LABELS = {"k8s-app": "kube-dns"}
 API_PORT = 6443
+TENANT_KINDS = ("exposed-tenant", "closed-tenant")
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 
 
@@ -109,7 +111,7 @@ class Contract:
         self.unresolved: list[str] = []
         """Render objects no flow could be derived from (each must be explained)."""
 
-    def world(self) -> World:
+    def world(self, apiserver_calls: str = "kube-apiserver") -> World:
         namespaces = {o.name: _labels(o.doc) for o in self.fr.of_kind("Namespace")}
         for name in ("kube-system", "default"):
             namespaces.setdefault(name, {})
@@ -117,7 +119,7 @@ class Contract:
         for name, labels in namespaces.items():
             labels.setdefault("kubernetes.io/metadata.name", name)
         policies = [o.doc for o in self.fr.workload() if o.kind in POLICY_KINDS]
-        return World(namespaces, policies)
+        return World(namespaces, policies, apiserver_calls=apiserver_calls)
 
     # ---- endpoints -----------------------------------------------------------------------
 
@@ -175,17 +177,41 @@ class Contract:
 
     def required(self) -> list[Row]:
         rows = [*self._table_rows("required"), *self._webhooks(), *self._monitors(),
-                *self._api_clients()]  # fmt: skip
+                *self._api_clients(), *self._dns()]  # fmt: skip
         return rows
 
     def forbidden(self) -> list[Row]:
-        return list(self._table_rows("forbidden"))
+        return [*self._table_rows("forbidden"), *self._imds()]
+
+    def _pod_workloads(self) -> list[Workload]:
+        """Every pod with its own network identity (hostNetwork pods are their node)."""
+        return [w for w in self.workloads if not w.host_network]
+
+    def _dns(self) -> Iterator[Row]:
+        dns: list[Peer] = [w.pod(W2) for w in self.select("kube-system", DNS_LABELS)]
+        for w in self._pod_workloads():
+            if w.namespace == "kube-system":
+                continue  # no policy governs kube-system (CoreDNS itself, the CNI)
+            yield Row(f"{w.namespace} DNS", [w.pod(W1)], dns, 53, "UDP", "name resolution")
+
+    def _imds(self) -> Iterator[Row]:
+        allowed = [r for r in self.table.get("imds") or []
+                   if self.fr.stack in r.get("stacks", [self.fr.stack])]  # fmt: skip
+        for w in self._pod_workloads():
+            if any(w.namespace == r["namespace"] and selects({"matchLabels": r["labels"]}, w.labels)
+                   for r in allowed):  # fmt: skip
+                continue
+            who = f"{w.namespace}/{sorted(w.labels.items())[:2]}"
+            yield Row(f"{w.namespace} IMDS", [w.pod(W1)], [IMDS], 80, "TCP",
+                      f"IMDS (the node role) from {who}")  # fmt: skip
 
     def _table_rows(self, key: str) -> Iterator[Row]:
         for r in self.table.get(key) or []:
             if self.fr.stack not in r.get("stacks", [self.fr.stack]):
                 continue
             src, dst = self.peers(r["from"], W1), self.peers(r["to"], W2)
+            if (r["from"] in TENANT_KINDS or r["to"] in TENANT_KINDS) and not (src and dst):
+                continue  # a stack may publish no tenant (staging) or every one (dev)
             if not src or not dst:
                 self.unresolved.append(f"{key} row {r['from']} -> {r['to']}: no such peer")
                 continue

@@ -9,6 +9,12 @@ Two semantics, each written from its documentation:
   also carries `kube-apiserver` (identity 7 = kube-apiserver + remote-node,
   cilium pkg/identity/numericidentity.go). Anything outside the cluster is `world`
   (cilium Documentation/security/policy/layer3.rst "Entities based").
+- The API server's own calls (webhooks, APIServices) may carry either identity: the
+  documented `kube-apiserver` (+ remote-node), or only `remote-node` / `host` when they
+  leave the control-plane node from its cilium_host address (cilium#18049 fixed one path;
+  #27967, #31711 and #43260 report the rest; layer3.rst warns the entity may not match
+  ingress). `World.apiserver_calls` picks one; the contract evaluates both. As a
+  destination the API server keeps `kube-apiserver` (its endpoint addresses carry it).
 - CIDR/ipBlock rules match only `world` peers: never pods, never nodes or the API server,
   unless policyCIDRMatchMode=nodes (layer3.rst "IP/CIDR based", "Selecting nodes with
   CIDR / ipBlock").
@@ -41,6 +47,8 @@ Semantics = Literal["cilium", "k8s"]
 NS_KEY = "io.kubernetes.pod.namespace"
 NS_LABELS = "io.cilium.k8s.namespace.labels."
 IMDS_FLOW_PORT = 80
+APISERVER_CALL_IDENTITIES = ("kube-apiserver", "remote-node")
+"""The identities an API server call is evaluated under (module docstring)."""
 POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 
 
@@ -86,6 +94,8 @@ class World:
     namespaces: dict[str, dict[str, str]]
     policies: list[dict[str, Any]] = field(default_factory=list)
     cidr_match_nodes: bool = False
+    apiserver_calls: str = "kube-apiserver"
+    """How the API server's calls arrive: "kube-apiserver" or "remote-node" (see above)."""
     _rules: list[Rule] | None = None
 
     def rules(self) -> list[Rule]:
@@ -146,14 +156,14 @@ class Ident:
     cidr_selectable: bool
 
 
-def identity(peer: Peer, observer: Node, w: World) -> Ident:
+def identity(peer: Peer, observer: Node, w: World, *, source: bool = False) -> Ident:
     if isinstance(peer, Pod) and not peer.host_network:
         return Ident(frozenset(), peer, peer.ip, "", False)
     if isinstance(peer, External):
         return Ident(frozenset({"world"}), None, peer.ip, peer.fqdn, True)
     node = peer.node if isinstance(peer, Pod) else peer
     res = {"host"} if node == observer else {"remote-node"}
-    if node.runs_apiserver:
+    if node.runs_apiserver and not (source and w.apiserver_calls == "remote-node"):
         res.add("kube-apiserver")
     return Ident(frozenset(res), None, node.ip, "", w.cidr_match_nodes)
 
@@ -338,7 +348,7 @@ def evaluate(f: Flow, w: World, sem: Semantics) -> tuple[bool, str]:
     if isinstance(f.dst, Pod) and not f.dst.host_network:
         if _is_host(f.src) and src_node == f.dst.node:
             return True, "from the local node (always allowed)"
-        why = _verdict(f.dst, identity(f.src, f.dst.node, w), "ingress", f, w, sem)
+        why = _verdict(f.dst, identity(f.src, f.dst.node, w, source=True), "ingress", f, w, sem)
         if why:
             return False, f"ingress: {why}"
     return True, "allowed"
