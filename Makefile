@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := dev staging prod
 RENDERED := build/rendered
-# CRD schemas for custom resources (CI: the shared reference beside the clone).
-CRDS_DIR ?= $(abspath ../shared/reference/crds)
+# CRD schemas for custom resources: the reference tree beside the clone, else build/crds
+# (`make crds`); tools/inputs.py decides, for the tests too.
+CRDS_DIR ?= $(shell $(PY) tools/inputs.py crds-dir)
 export CRDS_DIR
 CHECKOV_VENV := .venv-checkov
 CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
@@ -90,7 +91,7 @@ charts: venv ## Pull every catalogue chart with its dependencies into build/char
 crds: ## Fetch the pinned CRD schemas into build/crds (where ../shared is not beside the clone)
 	mkdir -p build/crds
 	grep -v '^#' tools/crd_sources.txt | while read -r name url; do \
-	  curl -fsSL --retry 3 -o build/crds/$$name "$$url"; done
+	  curl -fsSL --retry 3 -o build/crds/$$name "$$url" || { echo "cannot fetch $$url" >&2; exit 1; }; done
 
 yamllint: render ## yamllint the rendered YAML and the workflows
 	@# Our own YAML only: chart objects are upstream text (long PromQL lines, block

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from components.control_plane import capi_objects as capi
+from kernel.catalogue import CHARTS
 from settings import SettingsError, load
 from tools.offline import (
     CRDS_DIR,
@@ -21,11 +22,11 @@ from tools.offline import (
     manifest,
     stack_config,
 )
+from tools.chart_sources import chart_dir
 from tools.validate_crs import validate_documents
 
 # The upstream reference (CRDs, chart values); override where it lives elsewhere.
-REFERENCE = CRDS_DIR.parent
-CRDS = REFERENCE / "crds"
+CRDS = CRDS_DIR
 CAPI = "kubernetes:cluster.x-k8s.io/v1beta2:"
 INFRA = "kubernetes:infrastructure.cluster.x-k8s.io/v1beta2:"
 KCP = "kubernetes:controlplane.cluster.x-k8s.io/v1beta2:KubeadmControlPlane"
@@ -295,9 +296,8 @@ def test_cilium_is_the_cni_with_ha_operator_and_hubble_metrics(prod: Evaluation)
     assert v["hubble"]["metrics"]["enabled"]
     assert v["hubble"]["metrics"]["serviceMonitor"]["enabled"] is False
     assert v["ipam"]["mode"] == "kubernetes"
-    chart_values = yaml.safe_load(
-        (REFERENCE / "chart-values/cilium-1.20.0-values.yaml").read_text()
-    )
+    # The pinned chart's own values.yaml, wherever the chart sources are (make charts).
+    chart_values = yaml.safe_load((chart_dir(CHARTS["cilium"]) / "values.yaml").read_text())
 
     def known(ours: Any, theirs: Any, path: str) -> None:
         if isinstance(ours, dict) and isinstance(theirs, dict) and theirs:

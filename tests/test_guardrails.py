@@ -46,7 +46,7 @@ def test_the_pr_preview_runs_the_tests_then_previews_staging_and_prod_with_crede
     doc = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
     assert "pull_request" in doc.get("on", doc.get(True))  # YAML 1.1 reads `on` as True
     assert doc["permissions"]["id-token"] == "write"
-    assert any("make test" in s.get("run", "") for s in doc["jobs"]["test"]["steps"])
+    assert any(s.get("run", "").strip() == ".ci/run" for s in doc["jobs"]["test"]["steps"])
     preview = doc["jobs"]["preview"]
     assert preview["needs"] == "test"
     # dev has no cluster on a runner: the e2e workflow covers it.
