@@ -11,6 +11,7 @@ import yaml
 from components.control_plane import capi_objects as capi
 from kernel.catalogue import CHARTS
 from settings import SettingsError, load
+from tools.chart_sources import chart_dir
 from tools.offline import (
     CRDS_DIR,
     DELETE,
@@ -22,7 +23,6 @@ from tools.offline import (
     manifest,
     stack_config,
 )
-from tools.chart_sources import chart_dir
 from tools.validate_crs import validate_documents
 
 # The upstream reference (CRDs, chart values); override where it lives elsewhere.

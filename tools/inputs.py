@@ -67,8 +67,8 @@ DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 def _one_line(text: str) -> Iterator[dict[str, str]]:
     """sources.list format: `deb [opts] uri suite component...`."""
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
         m = re.match(r"^(deb)\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.*)$", line)
         if m:
             opts = dict(re.findall(r"([\w-]+)=(\S+)", (m.group(2) or "").strip("[] ")))
