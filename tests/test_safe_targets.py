@@ -12,6 +12,7 @@ import pulumi
 import pytest
 import yaml
 
+from components.control_plane.settings import is_local_server
 from kernel import backend
 from settings import SettingsError, load
 from tools.offline import FIXTURE_KUBECONFIG, apply_overrides, evaluate, stack_config
@@ -127,3 +128,32 @@ def test_preview_and_up_log_the_target_server(monkeypatch: pytest.MonkeyPatch) -
     evaluate("dev")
     assert any("kube context kind-k8s-platform-dev (server https://127.0.0.1:6443)" in m
                for m in logged), logged  # fmt: skip
+
+
+def test_dev_refuses_a_kind_named_context_whose_server_is_a_cloud_api(tmp_path: Path) -> None:
+    """The name says nothing; the server's address does (kind serves on loopback)."""
+    doc = yaml.safe_load(FIXTURE_KUBECONFIG.read_text())
+    eks = "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com"
+    doc["clusters"].append({"name": "eks", "cluster": {"server": eks}})
+    doc["contexts"].append({"name": "kind-eks", "context": {"cluster": "eks", "user": "prod-admin"}})
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(doc))
+    found = problems("dev", {"cluster.context": "kind-eks", "cluster.kubeconfig": str(path)})
+    assert f"(server {eks} is neither)" in found["cluster.context"]
+
+
+@pytest.mark.parametrize(
+    ("server", "local"),
+    [
+        ("https://127.0.0.1:41873", True),
+        ("https://127.0.1.1:6443", True),
+        ("https://[::1]:6443", True),
+        ("https://localhost:6443", True),
+        ("https://k8s-platform-dev-control-plane:6443", True),  # kind get kubeconfig --internal
+        ("https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com", False),
+        ("https://10.0.0.5:6443", False),
+        ("", False),
+    ],
+)
+def test_a_cluster_is_local_by_its_server_address(server: str, local: bool) -> None:
+    assert is_local_server(server) is local
