@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from pathlib import Path
 
 from tools.offline import ROOT
 
@@ -62,3 +63,62 @@ def test_only_the_dev_stack_gets_the_local_file_backend() -> None:
     assert backend("dev").startswith("file://")
     assert backend("prod") == ""
     assert backend("staging") == ""
+
+
+FAKE = """#!/bin/sh
+echo "$(basename "$0") $* backend=${PULUMI_BACKEND_URL-unset} \\
+pass=${PULUMI_CONFIG_PASSPHRASE-unset} gateway=${E2E_GATEWAY_ADDRESS-unset}"
+"""
+
+
+def run_with_fake_pulumi(tmp_path: Path, *args: str) -> list[str]:
+    """Run make targets for real, with `pulumi` and the venv's python replaced by a script
+    that prints its arguments and the environment Pulumi would see."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name in ("pulumi", "python"):
+        (bin_dir / name).write_text(FAKE)
+        (bin_dir / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "MAKE", "E2E_"))}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(ROOT), "-o", "runtime", "-o", "venv"]
+    out = subprocess.run(
+        [*cmd, f"BIN={bin_dir}", f"STATE_DIR={tmp_path / 'state'}", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    return [line for line in out.splitlines() if line.startswith(("pulumi ", "python "))]
+
+
+def test_every_pulumi_target_uses_the_dev_backend_and_empty_passphrase(tmp_path: Path) -> None:
+    lines = run_with_fake_pulumi(tmp_path, "preview", "up", "output", "e2e")
+    assert {line.split()[1] for line in lines} >= {"preview", "up", "stack", "-m"}, lines
+    for line in lines:
+        assert f"backend=file://{tmp_path / 'state'} pass= " in line, line
+
+
+def test_other_stacks_keep_the_login_backend_and_their_passphrase(tmp_path: Path) -> None:
+    for line in run_with_fake_pulumi(tmp_path, "STACK=prod", "preview", "up", "output"):
+        assert "backend=unset pass=unset" in line, line
+
+
+def test_make_e2e_reaches_the_dev_gateway_through_kinds_port_mapping(tmp_path: Path) -> None:
+    (line,) = [x for x in run_with_fake_pulumi(tmp_path, "e2e") if x.startswith("python ")]
+    assert "gateway=127.0.0.1:8443" in line
+    kind = (ROOT / "kind" / "dev-cluster.yaml").read_text()
+    assert re.search(r"hostPort: 8443\n\s+listenAddress: \"?127.0.0.1", kind)
+
+
+def test_make_doctor_for_prod_builds_the_venv_it_reads_the_management_range_from(
+    tmp_path: Path,
+) -> None:
+    out = make("-n", "doctor", "STACK=prod", "MGMT_CONTEXT=mgmt", f"VENV={tmp_path / 'none'}")
+    assert f"-m venv {tmp_path / 'none'}" in out
+    assert out.index("-m venv") < out.index("tools/doctor.py")
+
+
+def test_the_management_range_comes_from_the_compatibility_matrix() -> None:
+    out = make("-n", "doctor", "STACK=prod", "MGMT_CONTEXT=mgmt")
+    assert re.search(r"--mgmt-context mgmt --mgmt-minor 1\.\d+-1\.\d+", out), out

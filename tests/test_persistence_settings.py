@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from components.persistence.formats import cron_interval_hours, go_duration_hours
-from settings import SettingsError, load
-from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
+from settings import load
+from tests.helpers import problems
+from tools.offline import DELETE, apply_overrides, stack_config
+
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 OS = "persistence.backups.objectStore"
 INI = "[default]\naws_access_key_id=AKIAEXAMPLE\naws_secret_access_key=very-secret-value\n"
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
-
-
-def problems(stack: str, overrides: dict[str, Any]) -> dict[str, str]:
-    with pytest.raises(SettingsError) as err:
-        load(apply_overrides(stack_config(stack), overrides), stack)
-    return {p.key: str(p) for p in err.value.problems}
 
 
 def test_dev_defaults_need_no_cloud() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
@@ -15,18 +14,11 @@ import yaml
 from components.control_plane.settings import is_local_server
 from kernel import backend
 from settings import SettingsError, load
+from tests.helpers import problems
 from tools.offline import FIXTURE_KUBECONFIG, apply_overrides, evaluate, stack_config
 
-
-def problems(stack: str, overrides: dict[str, Any], **kwargs: Any) -> dict[str, str]:
-    with pytest.raises(SettingsError) as err:
-        load(apply_overrides(stack_config(stack), overrides), stack, **kwargs)
-    return {p.key: str(p) for p in err.value.problems}
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 
 @pytest.fixture
@@ -135,7 +127,9 @@ def test_dev_refuses_a_kind_named_context_whose_server_is_a_cloud_api(tmp_path: 
     doc = yaml.safe_load(FIXTURE_KUBECONFIG.read_text())
     eks = "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com"
     doc["clusters"].append({"name": "eks", "cluster": {"server": eks}})
-    doc["contexts"].append({"name": "kind-eks", "context": {"cluster": "eks", "user": "prod-admin"}})
+    doc["contexts"].append(
+        {"name": "kind-eks", "context": {"cluster": "eks", "user": "prod-admin"}}
+    )
     path = tmp_path / "config"
     path.write_text(yaml.safe_dump(doc))
     found = problems("dev", {"cluster.context": "kind-eks", "cluster.kubeconfig": str(path)})

@@ -139,7 +139,6 @@ def is_local_server(server: str) -> bool:
         return False
 
 
-
 def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
     """The `cluster` section; in existing mode the kubeconfig is read at plan time."""
     s = root.section("cluster", doc="The cluster itself: HAControlPlane.")
