@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from components.persistence.formats import cron_interval_hours
+from components.persistence.formats import cron_longest_gap_hours
 from components.persistence.settings import EtcdSnapshotSettings, ScheduleSettings
 from kernel import data
 from kernel import namespaces as ns
@@ -39,7 +39,9 @@ def _fill(rules: Sequence[Mapping[str, Any]], tokens: Mapping[str, str]) -> list
 
 
 def _limit(schedule: str) -> tuple[int, int]:
-    hours = int(cron_interval_hours(schedule) + GRACE_HOURS)
+    # The longest gap between runs, not the average: a weekday-only schedule must not
+    # page over the weekend.
+    hours = int(cron_longest_gap_hours(schedule) + GRACE_HOURS)
     return hours * 3600, hours
 
 

@@ -166,9 +166,7 @@ def _lifecycle_problems(s3: Any, bucket: str) -> list[str]:
         "etcd snapshots are kept forever; add one (e.g. NoncurrentVersionExpiration 30 days)"
     )
     try:
-        found = _read(
-            s3.get_bucket_lifecycle_configuration, bucket, "s3:GetLifecycleConfiguration"
-        )
+        found = _read(s3.get_bucket_lifecycle_configuration, bucket, "s3:GetLifecycleConfiguration")
     except ClientError as exc:
         if _code(exc) == "NoSuchLifecycleConfiguration":
             return [missing]
