@@ -1,4 +1,5 @@
-"""Helpers the test modules share: the problems a stack's settings raise."""
+"""Helpers the test modules share: the problems a stack's settings raise, and limits
+that a test enforces and the docs state."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import pytest
 
 from settings import SettingsError, load
 from tools.offline import apply_overrides, stack_config
+
+DEV_CPU_MILLIS = 2000
+DEV_MEMORY_GIB = 5
+"""The dev stack's requests must fit a laptop (docs/guardrails.md states them)."""
 
 
 def _error(stack: str, overrides: dict[str, Any], **kwargs: Any) -> SettingsError:

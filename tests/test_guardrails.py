@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kernel import footprint
+from tests.helpers import DEV_CPU_MILLIS, DEV_MEMORY_GIB
 from tools import render
 from tools.offline import ROOT, Evaluation
 
@@ -116,8 +117,8 @@ def test_footprint_is_a_stack_output_matching_what_render_computes(stack: Evalua
 
 def test_dev_fits_a_laptop_within_2_cpu_and_5_gib_of_requests(dev: Evaluation) -> None:
     fp = dev.outputs["footprint"]
-    assert fp["cpuMillis"] <= 2000, fp
-    assert fp["memoryBytes"] <= 5 * 2**30, fp
+    assert fp["cpuMillis"] <= DEV_CPU_MILLIS, fp
+    assert fp["memoryBytes"] <= DEV_MEMORY_GIB * 2**30, fp
 
 
 def test_render_writes_objects_charts_and_redacts_secret_paths(
