@@ -184,3 +184,14 @@ def test_checkov_skips_need_a_reason_waive_by_object_glob_and_go_stale(tmp_path:
     skips.write_text("CKV_K8S_16:\n  - objects: [DaemonSet.logging.*]\n")
     with pytest.raises(SystemExit, match="reason"):
         checkov_report.main(["--skips", str(skips), str(report)])
+
+
+def test_make_e2e_on_a_laptop_runs_the_stack_the_ci_job_runs() -> None:
+    """The isolation check needs two tenants: the shipped dev stack has them, so `make
+    e2e` after `make dev` passes where the CI job passes, with no extra config."""
+    from tools.offline import stack_config
+
+    tenants = stack_config("dev")["security"]["tenants"]
+    assert len({t["name"] for t in tenants}) >= 2
+    e2e = (ROOT / ".github" / "workflows" / "e2e.yml").read_text()
+    assert "pulumi config set" not in e2e, "the CI job must not configure what a laptop lacks"
