@@ -49,10 +49,11 @@ $(BIN)/python:
 venv: $(BIN)/python ## Create ./venv (the one Pulumi.yaml names) with every dependency
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy and vulture (dead code)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 unit: venv ## pytest: the whole program per stack under mocks, settings, policies, preflights
 	$(BIN)/python -m pytest -n 2 -m "not realjobs"  # both cores: the suite evaluates the program many times

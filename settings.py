@@ -76,7 +76,6 @@ def preflights_off(raw: Mapping[str, Any]) -> dict[str, bool]:
 class Settings:
     profile: str
     stack: str
-    accept_risks: tuple[str, ...]
     cluster: ClusterSettings
     security: SecuritySettings
     persistence: PersistenceSettings
@@ -143,7 +142,6 @@ def load(
     return Settings(
         profile=profile,
         stack=stack,
-        accept_risks=accept,
         cluster=cluster,
         security=security,
         persistence=persistence,

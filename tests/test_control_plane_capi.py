@@ -16,7 +16,6 @@ from tools.offline import (
     CRDS_DIR,
     DELETE,
     FAKE_WORKLOAD_KUBECONFIG,
-    FIXTURE_KUBECONFIG,
     SIG_KEY,
     Evaluation,
     evaluate,
@@ -323,11 +322,6 @@ def test_docker_variant_rehearses_ha_with_three_dev_failure_domains() -> None:
     assert len(e.of_type(CAPI + "MachineDeployment")) == 3
     assert not e.of_type(INFRA + "AWSCluster")
     assert validate_documents([manifest(r) for r in capi_objects(e)], CRDS) == []
-
-
-@pytest.fixture(autouse=True)
-def fixture_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 def prod_raw(**overrides: Any) -> dict[str, Any]:

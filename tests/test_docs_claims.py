@@ -101,16 +101,20 @@ def test_no_doc_claims_the_preview_prints_its_target_first() -> None:
 
 
 def test_the_readme_says_where_the_grafana_password_and_the_dev_ca_are(dev: Evaluation) -> None:
+    access = DOCS["docs/runbooks/dev-access.md"]
     secret = dev.one("kubernetes:core/v1:Secret", "grafana-admin")
     assert secret.k8s_name == GRAFANA_ADMIN_SECRET
-    ns = secret.namespace
-    assert f"`{ns}/{GRAFANA_ADMIN_SECRET}`" in README
+    assert f"`{secret.namespace}/{GRAFANA_ADMIN_SECRET}` (key `admin-password`)" in README
     assert "admin-password" in str(secret.inputs["stringData"])
-    assert f"get secret {GRAFANA_ADMIN_SECRET} -o jsonpath='{{.data.admin-password}}'" in README
+    assert (
+        f"kubectl -n {secret.namespace} get secret {GRAFANA_ADMIN_SECRET} "
+        "-o jsonpath='{.data.admin-password}'" in access
+    )
     ca = dev.one("kubernetes:cert-manager.io/v1:Certificate", "certificate-platform-ca")
     ca_secret = ca.inputs["spec"]["secretName"]
     assert f"`{ca.namespace}/{ca_secret}`" in README
-    assert f"kubectl -n {ca.namespace} get secret {ca_secret}" in README
+    assert f"kubectl -n {ca.namespace} get secret {ca_secret}" in access
+    assert "docs/runbooks/dev-access.md" in README
 
 
 def test_delivery_says_to_create_every_stack_the_workflows_use() -> None:

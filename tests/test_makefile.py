@@ -122,3 +122,17 @@ def test_make_doctor_for_prod_builds_the_venv_it_reads_the_management_range_from
 def test_the_management_range_comes_from_the_compatibility_matrix() -> None:
     out = make("-n", "doctor", "STACK=prod", "MGMT_CONTEXT=mgmt")
     assert re.search(r"--mgmt-context mgmt --mgmt-minor 1\.\d+-1\.\d+", out), out
+
+
+def test_make_lint_finds_dead_code(tmp_path: Path) -> None:
+    """vulture runs in `make lint` with the project's settings, and would report a name
+    nothing uses."""
+    lint = make("-n", "-o", "venv", "lint")
+    assert "vulture" in lint
+    dead = tmp_path / "dead.py"
+    dead.write_text("def never_called() -> int:\n    return 1\n")
+    vulture = ROOT / "venv" / "bin" / "vulture"
+    found = subprocess.run(
+        [str(vulture), str(dead)], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert found.returncode != 0 and "never_called" in found.stdout

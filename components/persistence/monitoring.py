@@ -16,13 +16,6 @@ from kernel import data
 from kernel import namespaces as ns
 from kernel.contracts import ETCD_SNAPSHOT_CRONJOB
 
-VELERO_METRICS = (
-    "velero_backup_last_status",
-    "velero_backup_last_successful_timestamp",
-    "velero_backup_failure_total",
-    "velero_backup_validation_failure_total",
-    "velero_backup_partial_failure_total",
-)
 VELERO_RELEASE = "velero"
 """Helm release name of the velero chart; its Schedules are named <release>-<key>."""
 GRACE_HOURS = 1

@@ -212,7 +212,6 @@ def _unreachable(exc: Exception) -> str:
     if isinstance(exc, EndpointConnectionError):
         return f"cannot connect to the S3 endpoint: {exc}"
     return f"cannot ask S3 about the bucket: {type(exc).__name__}: {exc}"
-    return None
 
 
 """How `run` gets its S3 client; tests swap in an in-memory bucket or moto."""
