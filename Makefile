@@ -11,7 +11,6 @@ RENDERED := build/rendered
 CRDS_DIR ?= $(shell $(PY) tools/inputs.py crds-dir)
 export CRDS_DIR
 CHECKOV_VENV := .venv-checkov
-CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 # Local file backend and an empty passphrase (unless set) for the dev stack only, for every
 # target that runs pulumi: no Pulumi Cloud account needed on a laptop. Other stacks use
 # whatever `pulumi login` chose; prod and staging refuse a file backend.
@@ -82,14 +81,9 @@ $(CHECKOV_VENV)/bin/checkov:
 
 checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov on our objects and every chart's: zero unwaived failures
 	@# One run per stack over its whole render (our objects beside the chart objects, so graph
-	@# checks see our NetworkPolicies); Helm hooks (never applied) and chart inputs excluded.
-	@# checkov 3.3.30 given several -d scans only the first directory.
-	@set -e; for s in $(STACKS); do \
-	  echo "checkov: $$s"; \
-	  $(CHECKOV_ENV) $(CHECKOV_VENV)/bin/checkov -d $(RENDERED)/$$s --framework kubernetes \
-	    --skip-path hooks --skip-path '$(RENDERED)/'$$s/charts \
-	    --skip-download -o json > $(RENDERED)/$$s/checkov.json || true; \
-	done
+	@# checks see our NetworkPolicies); an unchanged render reuses its cached report.
+	$(BIN)/python tools/checkov_run.py --checkov $(CHECKOV_VENV)/bin/checkov \
+	  --cache build/checkov-cache $(addprefix $(RENDERED)/,$(STACKS))
 	$(BIN)/python tools/checkov_report.py --skips tools/checkov_skips.yaml \
 	  $(foreach s,$(STACKS),$(RENDERED)/$(s)/checkov.json --rendered $(RENDERED)/$(s))
 
