@@ -214,8 +214,12 @@ def _check_exposure(ctx: Context, security: SecuritySettings, edge: EdgeSettings
             owners.setdefault(host, e.key)
     count = sum(len(e.hostnames) for e in exposed)
     if count > room:
-        ctx.problem(exposed[-1].key, count, f"at most {room} tenant hostnames fit on the "
-                    f"Gateway (Gateway API allows {MAX_LISTENERS} listeners)")  # fmt: skip
+        ctx.problem(
+            exposed[-1].key,
+            count,
+            f"at most {room} tenant hostnames fit on the "
+            f"Gateway (Gateway API allows {MAX_LISTENERS} listeners)",
+        )
 
 
 def _check_kubernetes_version(

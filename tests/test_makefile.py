@@ -18,8 +18,11 @@ def make(*args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "MAKE"))}
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(ROOT), *args],
-        capture_output=True, text=True, check=True, env=env,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
 
 
 def documented_targets() -> list[str]:
@@ -54,8 +57,9 @@ def test_make_dev_runs_doctor_first_and_installs_only_the_runtime_requirements()
 
 
 def backend(stack: str) -> str:
-    found = re.findall(r"^PULUMI_BACKEND_URL [:?]?= (.*)$", make("-pn", f"STACK={stack}", "help"),
-                       flags=re.M)  # fmt: skip
+    found = re.findall(
+        r"^PULUMI_BACKEND_URL [:?]?= (.*)$", make("-pn", f"STACK={stack}", "help"), flags=re.M
+    )
     return found[0] if found else ""
 
 

@@ -77,8 +77,11 @@ def test_prod_needs_a_bucket() -> None:
 
 
 def test_prod_may_not_keep_backups_inside_the_cluster_without_accepting_it() -> None:
-    embedded = {f"{OS}.mode": "embedded", f"{OS}.credentialsSecret": DELETE,
-                "secrets.velero-s3": DELETE}  # fmt: skip
+    embedded = {
+        f"{OS}.mode": "embedded",
+        f"{OS}.credentialsSecret": DELETE,
+        "secrets.velero-s3": DELETE,
+    }
     found = problems("prod", embedded)
     assert "acceptRisks" in found[f"{OS}.mode"]
     ok = load(

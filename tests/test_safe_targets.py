@@ -90,8 +90,11 @@ def test_the_other_infrastructures_settings_are_an_error_in_capi_mode() -> None:
 def test_prod_refuses_a_local_file_state_backend() -> None:
     found = problems("prod", {}, backend="file:///home/me/.pulumi-state")
     assert "add 'stateBackend' to acceptRisks" in found["stateBackend"]
-    load(apply_overrides(stack_config("prod"), {"acceptRisks": ["stateBackend"]}), "prod",
-         backend="file://~")  # fmt: skip
+    load(
+        apply_overrides(stack_config("prod"), {"acceptRisks": ["stateBackend"]}),
+        "prod",
+        backend="file://~",
+    )
     load(stack_config("prod"), "prod", backend="https://api.pulumi.com")
     load(stack_config("dev"), "dev", backend="file:///home/me/.pulumi-state")
 
@@ -118,8 +121,9 @@ def test_preview_and_up_log_the_target_server(monkeypatch: pytest.MonkeyPatch) -
     logged: list[str] = []
     monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **k: logged.append(msg))
     evaluate("dev")
-    assert any("kube context kind-k8s-platform-dev (server https://127.0.0.1:6443)" in m
-               for m in logged), logged  # fmt: skip
+    assert any(
+        "kube context kind-k8s-platform-dev (server https://127.0.0.1:6443)" in m for m in logged
+    ), logged
 
 
 def test_dev_refuses_a_kind_named_context_whose_server_is_a_cloud_api(tmp_path: Path) -> None:

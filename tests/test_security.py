@@ -248,9 +248,10 @@ def test_kyverno_hook_jobs_are_not_rendered(stack: Evaluation) -> None:
 
 def test_privileged_and_host_path_exemptions_come_from_the_namespace_catalogue() -> None:
     policy = next(
-        p for p in cluster_policies("Enforce", False)
+        p
+        for p in cluster_policies("Enforce", False)
         if p["metadata"]["name"] == "disallow-privileged-and-host-path"
-    )  # fmt: skip
+    )
     for rule in policy["spec"]["rules"]:
         assert rule["exclude"]["any"][0]["resources"]["namespaces"] == list(
             POLICY_EXEMPT_NAMESPACES
@@ -263,9 +264,10 @@ def test_charts_wait_for_their_namespace_and_policies_wait_for_kyverno(dev: Eval
     for r in cluster_policy_objects(dev).values():
         assert kyverno.urn in r.dependencies
     issuer = next(
-        r for r in dev.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+        r
+        for r in dev.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
         if r.k8s_name == "platform-ca"
-    )  # fmt: skip
+    )
     assert dev.chart("cert-manager").urn in issuer.dependencies
 
 
