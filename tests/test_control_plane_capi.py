@@ -26,6 +26,8 @@ from tools.validate_crs import validate_documents
 
 # The upstream reference (CRDs, chart values); override where it lives elsewhere.
 CRDS = CRDS_DIR
+# The fixture kubeconfig (tests/conftest.py): the management context is read at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 CAPI = "kubernetes:cluster.x-k8s.io/v1beta2:"
 INFRA = "kubernetes:infrastructure.cluster.x-k8s.io/v1beta2:"
 KCP = "kubernetes:controlplane.cluster.x-k8s.io/v1beta2:KubeadmControlPlane"

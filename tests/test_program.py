@@ -78,4 +78,4 @@ def test_no_output_other_than_kubeconfig_is_secret(stack: Evaluation) -> None:
 
 def test_platform_namespaces_are_exported_by_name(dev: Evaluation) -> None:
     assert {"monitoring", "logging", "cert-manager"} <= set(dev.outputs["platformNamespaces"])
-    assert dev.outputs["tenantNamespaces"] == {"demo": "demo"}
+    assert dev.outputs["tenantNamespaces"] == {"demo": "demo", "peer": "peer"}
