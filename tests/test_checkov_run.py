@@ -49,13 +49,20 @@ def test_checkov_runs_once_per_stack_and_not_again_for_the_same_render(tmp_path:
     checkov_run.main(argv)
     assert runs(checkov) == 2, "an unchanged render reuses the cached report"
     assert json.loads((dev / "checkov.json").read_text()) == report
+    # The same summary in another key order is the same render.
+    (dev / "render.json").write_text('{"b": 1, "a": 2}')
+    checkov_run.main(argv)
+    assert runs(checkov) == 3
+    (dev / "render.json").write_text('{"a": 2, "b": 1}')
+    checkov_run.main(argv)
+    assert runs(checkov) == 3
     # Chart inputs are not scanned, so they do not invalidate the report; objects do.
     (dev / "charts" / "x.yaml").write_text("chart: y\n")
     checkov_run.main(argv)
-    assert runs(checkov) == 2
+    assert runs(checkov) == 3
     (dev / "k8s" / "a.yaml").write_text("kind: Secret\n")
     checkov_run.main(argv)
-    assert runs(checkov) == 3
+    assert runs(checkov) == 4
     assert len(list(cache.glob("dev-*.json"))) == 1, "one report kept per stack"
 
 

@@ -140,3 +140,17 @@ def test_make_lint_finds_dead_code(tmp_path: Path) -> None:
         [str(vulture), str(dead)], capture_output=True, text=True, check=False, cwd=tmp_path
     )
     assert found.returncode != 0 and "never_called" in found.stdout
+
+
+def test_vulture_skips_every_virtualenv_and_build_output(tmp_path: Path) -> None:
+    """The checkov venv, the policy pack's venv and build/ are not our code."""
+    dead = "def never_called() -> int:\n    return 1\n"
+    for where in (".venv-checkov/lib", "venv/lib", "policy/venv/lib", "build/rendered"):
+        (tmp_path / where).mkdir(parents=True)
+        (tmp_path / where / "dead.py").write_text(dead)
+    vulture = [str(ROOT / "venv" / "bin" / "vulture"), "--config", str(ROOT / "pyproject.toml")]
+    clean = subprocess.run(vulture, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert (clean.returncode, clean.stdout) == (0, "")
+    (tmp_path / "ours.py").write_text(dead)
+    found = subprocess.run(vulture, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert "ours.py" in found.stdout and "venv" not in found.stdout

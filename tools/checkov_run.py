@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -29,13 +30,24 @@ def command(checkov: str, stack_dir: Path) -> list[str]:
     return [checkov, *scan, "--skip-path", "hooks", "--skip-path", f"{stack_dir}/charts"]
 
 
+def _content(path: Path) -> bytes:
+    """JSON canonically (render.json's key order varies from run to run), the rest as is."""
+    data = path.read_bytes()
+    if path.suffix == ".json":
+        try:
+            return json.dumps(json.loads(data), sort_keys=True).encode()
+        except ValueError:
+            return data
+    return data
+
+
 def digest(stack_dir: Path, cmd: list[str], version: str) -> str:
     h = hashlib.sha256("\0".join([version, *cmd[1:]]).encode())
     for path in sorted(p for p in stack_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(stack_dir)
         if rel.as_posix() == REPORT or rel.parts[0] == "charts" or "hooks" in rel.parts:
             continue
-        h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(rel.as_posix().encode() + b"\0" + _content(path) + b"\0")
     return h.hexdigest()
 
 
