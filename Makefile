@@ -6,27 +6,37 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := dev staging prod
 RENDERED := build/rendered
-# CRD schemas for custom resources (CI: the shared reference beside the clone).
-CRDS_DIR ?= $(abspath ../shared/reference/crds)
+# CRD schemas for custom resources: the reference tree beside the clone, else build/crds
+# (`make crds`); tools/inputs.py decides, for the tests too.
+CRDS_DIR ?= $(shell $(PY) tools/inputs.py crds-dir)
 export CRDS_DIR
 CHECKOV_VENV := .venv-checkov
-CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
-# Local file backend for the dev stack only: no Pulumi Cloud account needed on a laptop.
-# Other stacks use whatever `pulumi login` chose; prod and staging refuse a file backend.
+# Local file backend and an empty passphrase (unless set) for the dev stack only, for every
+# target that runs pulumi: no Pulumi Cloud account needed on a laptop. Other stacks use
+# whatever `pulumi login` chose; prod and staging refuse a file backend.
 STATE_DIR ?= $(CURDIR)/.pulumi-state
 ifeq ($(STACK),dev)
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+export PULUMI_CONFIG_PASSPHRASE ?=
+$(shell mkdir -p $(STATE_DIR))
 endif
 KIND_CLUSTER := k8s-platform-dev
 # The smoke suite's cluster: the kind dev cluster unless told otherwise.
 E2E_KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
+# The dev Gateway through kind's port mapping (kind/dev-cluster.yaml): `*.localhost` names
+# resolve in browsers and curl but not in Python on Linux.
+ifeq ($(STACK),dev)
+export E2E_GATEWAY_ADDRESS ?= 127.0.0.1:8443
+endif
 # prod: `make doctor STACK=prod MGMT_CONTEXT=<ctx>` also checks the management cluster.
 MGMT_CONTEXT ?=
-# The management cluster's supported minors, from the compatibility matrix.
-MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range 2>/dev/null)
+# The management cluster's supported minors, from the compatibility matrix (./venv: doctor
+# builds it first when MGMT_CONTEXT is given).
+MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range)
 
 .PHONY: help venv test lint unit realjobs engines live render validate validate-k8s validate-crs checkov yamllint crds snapshot \
-	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts versions
+	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts versions output config urn \
+	protected unprotect stack-rm
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -38,10 +48,11 @@ $(BIN)/python:
 venv: $(BIN)/python ## Create ./venv (the one Pulumi.yaml names) with every dependency
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy and vulture (dead code)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/vulture
 
 unit: venv ## pytest: the whole program per stack under mocks, settings, policies, preflights
 	$(BIN)/python -m pytest -n 2 -m "not realjobs and not live"  # both cores: the suite evaluates the program many times
@@ -78,14 +89,9 @@ $(CHECKOV_VENV)/bin/checkov:
 
 checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov on our objects and every chart's: zero unwaived failures
 	@# One run per stack over its whole render (our objects beside the chart objects, so graph
-	@# checks see our NetworkPolicies); Helm hooks (never applied) and chart inputs excluded.
-	@# checkov 3.3.30 given several -d scans only the first directory.
-	@set -e; for s in $(STACKS); do \
-	  echo "checkov: $$s"; \
-	  $(CHECKOV_ENV) $(CHECKOV_VENV)/bin/checkov -d $(RENDERED)/$$s --framework kubernetes \
-	    --skip-path hooks --skip-path '$(RENDERED)/'$$s/charts \
-	    --skip-download -o json > $(RENDERED)/$$s/checkov.json || true; \
-	done
+	@# checks see our NetworkPolicies); an unchanged render reuses its cached report.
+	$(BIN)/python tools/checkov_run.py --checkov $(CHECKOV_VENV)/bin/checkov \
+	  --cache build/checkov-cache $(addprefix $(RENDERED)/,$(STACKS))
 	$(BIN)/python tools/checkov_report.py --skips tools/checkov_skips.yaml \
 	  $(foreach s,$(STACKS),$(RENDERED)/$(s)/checkov.json --rendered $(RENDERED)/$(s))
 
@@ -101,7 +107,7 @@ charts: venv ## Pull every catalogue chart with its dependencies into build/char
 crds: ## Fetch the pinned CRD schemas into build/crds (where ../shared is not beside the clone)
 	mkdir -p build/crds
 	grep -v '^#' tools/crd_sources.txt | while read -r name url; do \
-	  curl -fsSL --retry 3 -o build/crds/$$name "$$url"; done
+	  curl -fsSL --retry 3 -o build/crds/$$name "$$url" || { echo "cannot fetch $$url" >&2; exit 1; }; done
 
 yamllint: render ## yamllint the rendered YAML and the workflows
 	@# Our own YAML only: chart objects are upstream text (long PromQL lines, block
@@ -119,30 +125,48 @@ kind-down: ## Delete the dev cluster
 runtime: $(BIN)/python ## Install only the program's runtime requirements into ./venv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
 
-doctor: ## Check every prerequisite and its minimum version (STACK=prod: CAPI tools, MGMT_CONTEXT)
+doctor: $(if $(MGMT_CONTEXT),venv) ## Check every prerequisite and its minimum version (STACK=prod: CAPI tools, MGMT_CONTEXT)
 	@$(PY) tools/doctor.py --stack $(STACK) \
 	  $(if $(MGMT_CONTEXT),--mgmt-context $(MGMT_CONTEXT) --mgmt-minor $(MGMT_MINOR))
 
 dev: doctor runtime ## Deploy the dev stack to the kind cluster kind-k8s-platform-dev (local state)
-	mkdir -p $(STATE_DIR)
-	export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}"; \
-	  pulumi stack select --create dev && pulumi up --stack dev
+	pulumi stack select --create dev && pulumi up --stack dev
 
 preview: runtime ## pulumi preview for STACK (default dev)
-	$(if $(filter dev,$(STACK)),mkdir -p $(STATE_DIR))
 	pulumi stack select --create $(STACK) && pulumi preview --stack $(STACK) --diff
 
-up: runtime ## pulumi up for STACK
-	pulumi up --stack $(STACK)
+up: runtime ## pulumi up for STACK (REPLACE=<urn> replaces that resource)
+	pulumi up --stack $(STACK) $(if $(REPLACE),--replace '$(REPLACE)')
 
-destroy: runtime ## Tear down dev: pulumi destroy of the dev stack, then delete the kind cluster
-	@export PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-}"; \
-	if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+output: ## A stack output of STACK: OUTPUT=<name> (all when unset), SECRETS=1 shows secrets
+	@pulumi stack output $(OUTPUT) --stack $(STACK) $(if $(SECRETS),--show-secrets)
+
+config: ## Set a config key of STACK: KEY=<path> VALUE=<value>, SECRET=1 encrypts it
+	pulumi config set --path $(if $(SECRET),--secret) --stack $(STACK) -- '$(KEY)' '$(VALUE)'
+
+urn: ## The URN of the resource NAME in STACK's state (for REPLACE= and URN=)
+	@pulumi stack export --stack $(STACK) | $(PY) tools/stack_state.py urn '$(NAME)'
+
+protected: ## List STACK's resources still protected (from `pulumi stack export`); fails if any
+	@pulumi stack export --stack $(STACK) | $(PY) tools/stack_state.py protected
+
+unprotect: ## Release one protected resource of STACK: URN=<urn>
+	pulumi state unprotect --stack $(STACK) --yes '$(URN)'
+
+destroy: runtime ## dev: pulumi destroy, then delete the kind cluster; other STACKs: pulumi destroy
+ifeq ($(STACK),dev)
+	@if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
 	  pulumi destroy --yes --stack dev && kind delete cluster --name $(KIND_CLUSTER); \
 	else \
 	  echo "kind cluster $(KIND_CLUSTER) is gone: dropping the dev stack's state (config kept)"; \
 	  pulumi stack rm --yes --force --preserve-config dev; \
 	fi
+else
+	pulumi destroy --stack $(STACK)
+endif
+
+stack-rm: ## Remove STACK once `make destroy` left no resources (its stack file stays)
+	pulumi stack rm --stack $(STACK) --preserve-config
 
 e2e: venv ## Smoke suite (tests/e2e) against E2E_KUBE_CONTEXT; Grafana URL from the stack
 	E2E_GRAFANA_URL="$${E2E_GRAFANA_URL:-$$(pulumi stack output grafanaPublicUrl --stack $(STACK))}" \

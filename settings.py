@@ -86,7 +86,6 @@ def preflights_off(raw: Mapping[str, Any]) -> dict[str, bool]:
 class Settings:
     profile: str
     stack: str
-    accept_risks: tuple[str, ...]
     cluster: ClusterSettings
     security: SecuritySettings
     persistence: PersistenceSettings
@@ -155,7 +154,6 @@ def load(
     return Settings(
         profile=profile,
         stack=stack,
-        accept_risks=accept,
         cluster=cluster,
         security=security,
         persistence=persistence,
@@ -229,8 +227,12 @@ def _check_exposure(ctx: Context, security: SecuritySettings, edge: EdgeSettings
             owners.setdefault(host, e.key)
     count = sum(len(e.hostnames) for e in exposed)
     if count > room:
-        ctx.problem(exposed[-1].key, count, f"at most {room} tenant hostnames fit on the "
-                    f"Gateway (Gateway API allows {MAX_LISTENERS} listeners)")  # fmt: skip
+        ctx.problem(
+            exposed[-1].key,
+            count,
+            f"at most {room} tenant hostnames fit on the "
+            f"Gateway (Gateway API allows {MAX_LISTENERS} listeners)",
+        )
 
 
 def _check_kubernetes_version(

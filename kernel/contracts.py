@@ -57,7 +57,6 @@ class BackupMonitoring:
     namespace: pulumi.Output[str]
     pod_labels: Mapping[str, str]
     metrics_port: int
-    metrics: tuple[str, ...]
     prometheus_rule_spec: Mapping[str, Any]
     """`spec` of a monitoring.coreos.com/v1 PrometheusRule."""
 

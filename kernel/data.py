@@ -3,7 +3,6 @@ alert rules, dashboards, configs and scripts, read at run time."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,3 @@ def text(module_file: str, name: str) -> str:
 
 def yaml_doc(module_file: str, name: str) -> Any:
     return yaml.safe_load(text(module_file, name))
-
-
-def json_doc(module_file: str, name: str) -> Any:
-    return json.loads(text(module_file, name))

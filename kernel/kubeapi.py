@@ -4,8 +4,10 @@ Resource hooks run inside the Pulumi program during `pulumi up`, outside any
 provider, so they talk to the API server themselves. Only what the pre-upgrade
 backup needs: create one custom object and read it back. Supports the kubeconfig
 shapes the platform produces (Cluster API workload kubeconfigs: client
-certificates; kind: client certificates; tokens); exec credential plugins are not
-supported and give a clear error.
+certificates; kind: client certificates; tokens) and exec credential plugins, as
+management clusters on EKS or GKE use (`aws eks get-token`, gke-gcloud-auth-plugin):
+the plugin runs as kubectl runs it and its ExecCredential gives a token or a client
+certificate (client.authentication.k8s.io, kubectl's exec.go).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import json
 import os
 import ssl
+import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -52,7 +55,7 @@ class KubeApi:
         self.timeout = timeout
         self.headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if "exec" in user:
-            raise KubeApiError("exec credential plugins are not supported by the backup hook")
+            user = {**user, **exec_credential(user["exec"], cluster)}
         if user.get("token"):
             self.headers["Authorization"] = f"Bearer {user['token']}"
         context_ssl = ssl.create_default_context()
@@ -88,6 +91,45 @@ class KubeApi:
             ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise KubeApiError(f"{method} {path}: {exc}", transient=True) from exc
+
+
+def exec_credential(spec: Mapping[str, Any], cluster: Mapping[str, Any]) -> dict[str, str]:
+    """Run a kubeconfig `user.exec` plugin non-interactively; its ExecCredential status as
+    kubeconfig user fields (token, or client certificate and key as base64 data)."""
+    api_version = spec.get("apiVersion", "client.authentication.k8s.io/v1")
+    info: dict[str, Any] = {"interactive": False}
+    if spec.get("provideClusterInfo"):
+        info["cluster"] = {"server": cluster.get("server")}
+    env = {**os.environ, **{e["name"]: e["value"] for e in spec.get("env") or []}}
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(
+        {"apiVersion": api_version, "kind": "ExecCredential", "spec": info}
+    )
+    command = [str(spec.get("command", "")), *map(str, spec.get("args") or [])]
+    try:
+        done = subprocess.run(
+            command, check=False, env=env, capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KubeApiError(f"exec credential plugin {command[0]!r}: {exc}") from exc
+    if done.returncode != 0:
+        raise KubeApiError(
+            f"exec credential plugin {command[0]!r} exited {done.returncode}: "
+            f"{done.stderr.strip()[:300]}"
+        )
+    try:
+        status = json.loads(done.stdout).get("status") or {}
+    except ValueError as exc:
+        raise KubeApiError(f"exec credential plugin {command[0]!r}: no ExecCredential") from exc
+    if status.get("token"):
+        return {"token": str(status["token"])}
+    if status.get("clientCertificateData") and status.get("clientKeyData"):
+        return {
+            "client-certificate-data": base64.b64encode(
+                status["clientCertificateData"].encode()
+            ).decode(),
+            "client-key-data": base64.b64encode(status["clientKeyData"].encode()).decode(),
+        }
+    raise KubeApiError(f"exec credential plugin {command[0]!r} returned no token or certificate")
 
 
 def _named(items: Any, name: Any, what: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import pytest
 
 from tests.aws_stub import SatisfiedAccount
 from tools.fullrender import FullRender, full_render
-from tools.offline import Evaluation, evaluate
+from tools.offline import FIXTURE_KUBECONFIG, Evaluation, evaluate
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +57,9 @@ def full_staging(staging_eval: Evaluation) -> FullRender:
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def full(request: pytest.FixtureRequest, full_dev: FullRender, full_prod: FullRender) -> FullRender:
     return full_dev if request.param == "dev" else full_prod
+
+
+@pytest.fixture
+def fixture_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KUBECONFIG is the fixture kubeconfig (its kind, prod and management contexts)."""
+    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))

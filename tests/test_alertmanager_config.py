@@ -17,14 +17,12 @@ from kernel.loader import SettingsError
 from settings import load
 from tools.alert_tools import tool
 from tools.fullrender import FullRender
-from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
+from tools.offline import DELETE, apply_overrides, stack_config
+
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 AMTOOL = tool("amtool")
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 def rendered_config(full: FullRender) -> dict[str, Any]:

@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 
 from settings import SettingsError, load
-from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
+from tools.offline import DELETE, apply_overrides, stack_config
+
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 TEN = "security.tenants"
 MS = "observability.metricsServer.replicas"
@@ -251,11 +254,6 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
         "prod",
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 @pytest.mark.parametrize(

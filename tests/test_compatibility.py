@@ -25,16 +25,14 @@ from kernel import compat
 from kernel.catalogue import CHARTS
 from settings import SettingsError, load
 from tools import compat_docs
-from tools.offline import FIXTURE_KUBECONFIG, Evaluation, apply_overrides, evaluate, stack_config
+from tools.offline import Evaluation, apply_overrides, evaluate, stack_config
+
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 ROOT = Path(__file__).resolve().parent.parent
 KCP = "kubernetes:controlplane.cluster.x-k8s.io/v1beta2:KubeadmControlPlane"
 MATRIX = compat.load()
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 def refusal(stack: str, version: str) -> str:

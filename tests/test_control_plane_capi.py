@@ -9,12 +9,13 @@ import pytest
 import yaml
 
 from components.control_plane import capi_objects as capi
+from kernel.catalogue import CHARTS
 from settings import SettingsError, load
+from tools.chart_sources import chart_dir
 from tools.offline import (
     CRDS_DIR,
     DELETE,
     FAKE_WORKLOAD_KUBECONFIG,
-    FIXTURE_KUBECONFIG,
     SIG_KEY,
     Evaluation,
     evaluate,
@@ -24,8 +25,9 @@ from tools.offline import (
 from tools.validate_crs import validate_documents
 
 # The upstream reference (CRDs, chart values); override where it lives elsewhere.
-REFERENCE = CRDS_DIR.parent
-CRDS = REFERENCE / "crds"
+CRDS = CRDS_DIR
+# The fixture kubeconfig (tests/conftest.py): the management context is read at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 CAPI = "kubernetes:cluster.x-k8s.io/v1beta2:"
 INFRA = "kubernetes:infrastructure.cluster.x-k8s.io/v1beta2:"
 KCP = "kubernetes:controlplane.cluster.x-k8s.io/v1beta2:KubeadmControlPlane"
@@ -295,9 +297,8 @@ def test_cilium_is_the_cni_with_ha_operator_and_hubble_metrics(prod: Evaluation)
     assert v["hubble"]["metrics"]["enabled"]
     assert v["hubble"]["metrics"]["serviceMonitor"]["enabled"] is False
     assert v["ipam"]["mode"] == "kubernetes"
-    chart_values = yaml.safe_load(
-        (REFERENCE / "chart-values/cilium-1.20.0-values.yaml").read_text()
-    )
+    # The pinned chart's own values.yaml, wherever the chart sources are (make charts).
+    chart_values = yaml.safe_load((chart_dir(CHARTS["cilium"]) / "values.yaml").read_text())
 
     def known(ours: Any, theirs: Any, path: str) -> None:
         if isinstance(ours, dict) and isinstance(theirs, dict) and theirs:
@@ -323,11 +324,6 @@ def test_docker_variant_rehearses_ha_with_three_dev_failure_domains() -> None:
     assert len(e.of_type(CAPI + "MachineDeployment")) == 3
     assert not e.of_type(INFRA + "AWSCluster")
     assert validate_documents([manifest(r) for r in capi_objects(e)], CRDS) == []
-
-
-@pytest.fixture(autouse=True)
-def fixture_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 def prod_raw(**overrides: Any) -> dict[str, Any]:

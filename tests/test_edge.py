@@ -12,6 +12,7 @@ import yaml
 from components.edge.routes import htpasswd_line
 from components.edge.settings import DEV_NODE_PORTS
 from components.edge.values import LOAD_BALANCER_REASON
+from tests.helpers import problem_keys
 from tools.offline import ROOT, Evaluation, Resource, evaluate
 
 EDGE = "k8splatform:edge:EdgeGateway"
@@ -256,21 +257,14 @@ def test_the_controller_may_reach_the_api_server(prod: Evaluation) -> None:
 # ---- settings -----------------------------------------------------------------------
 
 
-def _problems(stack: str, overrides: dict[str, Any]) -> list[str]:
-    from settings import SettingsError, load
-    from tools.offline import apply_overrides, stack_config
-
-    with pytest.raises(SettingsError) as err:
-        load(apply_overrides(stack_config(stack), overrides), stack)
-    return [p.key for p in err.value.problems]
-
-
 def test_prod_needs_a_domain_and_valid_hostnames(monkeypatch: pytest.MonkeyPatch) -> None:
     from tools.offline import DELETE, FIXTURE_KUBECONFIG
 
     monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
-    assert _problems("prod", {"edge.domain": DELETE}) == ["edge.domain"]
-    assert _problems("dev", {"edge.hostnames.grafana": "Grafana_UI"}) == ["edge.hostnames.grafana"]
+    assert problem_keys("prod", {"edge.domain": DELETE}) == ["edge.domain"]
+    assert problem_keys("dev", {"edge.hostnames.grafana": "Grafana_UI"}) == [
+        "edge.hostnames.grafana"
+    ]
 
 
 def test_prod_refuses_a_single_gateway_replica_unless_the_risk_is_accepted(
@@ -279,7 +273,7 @@ def test_prod_refuses_a_single_gateway_replica_unless_the_risk_is_accepted(
     from tools.offline import FIXTURE_KUBECONFIG
 
     monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
-    assert _problems("prod", {"edge.replicas": 1, "edge.controllerReplicas": 1}) == [
+    assert problem_keys("prod", {"edge.replicas": 1, "edge.controllerReplicas": 1}) == [
         "edge.replicas",
         "edge.controllerReplicas",
     ]

@@ -1,28 +1,27 @@
 """The footprint counts every DaemonSet once per node. Which workloads are DaemonSets is
-read from the pinned charts' own templates (../shared/charts), not from our code."""
+read from the pinned charts' own templates (the chart sources tools/chart_sources.py
+finds), not from our code."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from kernel import footprint
+from kernel.catalogue import CHARTS
 from kernel.footprint import CHART_DAEMONSET_VALUES, from_object
-from tools.offline import ROOT, Evaluation
+from tools.chart_sources import chart_dir
+from tools.offline import Evaluation
 
-CHARTS = ROOT.parent / "shared" / "charts"
 _VALUES_RESOURCES = re.compile(r"\.Values\.((?:[A-Za-z0-9_]+\.)*)resources\b")
 
 
 def upstream_daemonset_paths(chart: str) -> set[str]:
     """Values paths whose `resources` a template holding `kind: DaemonSet` reads."""
-    base = CHARTS / chart / "templates"
+    base = chart_dir(CHARTS[chart]) / "templates"
     if not base.is_dir():
-        pytest.fail(
-            f"chart {chart} missing under {CHARTS}: the shared charts must be beside the clone"
-        )
+        pytest.fail(f"chart {chart}: no templates under {base}")
     found: set[str] = set()
     for template in base.rglob("*"):
         if template.suffix not in (".yaml", ".tpl"):
@@ -74,5 +73,6 @@ def test_a_daemonset_object_is_multiplied_by_the_node_count() -> None:
     assert summary["cpuMillis"] == 600 and summary["byWorkload"]["DaemonSet/agent"]["replicas"] == 6
 
 
-def test_the_chart_directory_is_where_the_test_looks() -> None:
-    assert (CHARTS / "cilium" / "Chart.yaml").is_file(), Path(CHARTS)
+def test_every_chart_the_table_names_has_a_source_with_templates() -> None:
+    for chart in CHART_DAEMONSET_VALUES:
+        assert (chart_dir(CHARTS[chart]) / "templates").is_dir(), chart

@@ -245,3 +245,18 @@ def test_objects_rendered_here_validate_against_kubernetes(stack: Evaluation) ->
 
 def test_no_etcd_snapshots_on_clusters_we_do_not_run(dev: Evaluation) -> None:
     assert not dev.of_type("kubernetes:batch/v1:CronJob")
+
+
+@pytest.mark.parametrize("weekdays", ["1-5", "1,2,3,4,5", "MON-FRI"])
+def test_a_weekday_only_backup_does_not_page_over_the_weekend(weekdays: str) -> None:
+    """Friday 02:00 to Monday 02:00 is 72 h without a run: the staleness alert waits that
+    long plus the grace hour, not the average interval (~34 h)."""
+    from components.persistence.monitoring import velero_alert_rules
+    from components.persistence.settings import ScheduleSettings
+
+    schedule = ScheduleSettings("weekdays", f"0 2 * * {weekdays}", "720h")
+    rules = velero_alert_rules([schedule])["groups"][0]["rules"]
+    (too_old,) = [r for r in rules if r["alert"] == "VeleroBackupTooOld"]
+    assert too_old["expr"].endswith(f"> {73 * 3600}")
+    (never,) = [r for r in rules if r["alert"] == "VeleroBackupNeverSucceeded"]
+    assert never["for"] == "73h"

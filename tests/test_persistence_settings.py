@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from components.persistence.formats import cron_interval_hours, go_duration_hours
-from settings import SettingsError, load
-from tools.offline import DELETE, FIXTURE_KUBECONFIG, apply_overrides, stack_config
+from components.persistence.formats import cron_longest_gap_hours, go_duration_hours
+from settings import load
+from tests.helpers import problems
+from tools.offline import DELETE, apply_overrides, stack_config
+
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 OS = "persistence.backups.objectStore"
 INI = "[default]\naws_access_key_id=AKIAEXAMPLE\naws_secret_access_key=very-secret-value\n"
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
-
-
-def problems(stack: str, overrides: dict[str, Any]) -> dict[str, str]:
-    with pytest.raises(SettingsError) as err:
-        load(apply_overrides(stack_config(stack), overrides), stack)
-    return {p.key: str(p) for p in err.value.problems}
 
 
 def test_dev_defaults_need_no_cloud() -> None:
@@ -51,9 +42,21 @@ def test_the_old_existing_storage_class_key_is_gone() -> None:
 def test_a_ttl_shorter_than_the_schedule_interval_is_rejected() -> None:
     schedules = [{"name": "daily", "schedule": "0 2 * * *", "ttl": "12h"}]
     found = problems("dev", {"persistence.backups.schedules": schedules})
-    assert (
-        "longer than the schedule's interval (~24h" in found["persistence.backups.schedules[0].ttl"]
-    )
+    assert "longest gap between runs (24h" in found["persistence.backups.schedules[0].ttl"]
+
+
+def test_a_ttl_shorter_than_an_uneven_schedules_longest_gap_is_rejected() -> None:
+    """`0 1,2 * * *` runs twice an hour apart, then not for 23 h: a 13 h TTL leaves about
+    10 h a day with no backup, though it exceeds the average interval (12 h)."""
+    schedules = [{"name": "twice", "schedule": "0 1,2 * * *", "ttl": "13h"}]
+    found = problems("dev", {"persistence.backups.schedules": schedules})
+    assert "(23h for '0 1,2 * * *')" in found["persistence.backups.schedules[0].ttl"]
+
+
+def test_a_cron_expression_that_never_runs_is_rejected() -> None:
+    schedules = [{"name": "never", "schedule": "0 2 30 2 *", "ttl": "720h"}]
+    found = problems("dev", {"persistence.backups.schedules": schedules})
+    assert "never runs" in found["persistence.backups.schedules[0].schedule"]
 
 
 def test_bad_cron_ttl_and_duplicate_names_are_all_reported() -> None:
@@ -74,8 +77,11 @@ def test_prod_needs_a_bucket() -> None:
 
 
 def test_prod_may_not_keep_backups_inside_the_cluster_without_accepting_it() -> None:
-    embedded = {f"{OS}.mode": "embedded", f"{OS}.credentialsSecret": DELETE,
-                "secrets.velero-s3": DELETE}  # fmt: skip
+    embedded = {
+        f"{OS}.mode": "embedded",
+        f"{OS}.credentialsSecret": DELETE,
+        "secrets.velero-s3": DELETE,
+    }
     found = problems("prod", embedded)
     assert "acceptRisks" in found[f"{OS}.mode"]
     ok = load(
@@ -150,10 +156,16 @@ def test_external_only_keys_are_rejected_in_embedded_mode() -> None:
         ("0 2 * * 0", 168),
         ("0 2 1 * *", 744),
         ("@daily", 24),
+        ("0 2 * * 1-5", 72),  # Friday 02:00 to Monday 02:00
+        ("0 2 * * MON,TUE,WED,THU,FRI", 72),
+        ("0 1,2 * * *", 23),
+        ("0 2 1,15 * *", 17 * 24),  # the 15th to the 1st of a 31-day month
+        ("0 2 1 * 1", 7 * 24),  # day of month OR day of week: at least every Monday
+        ("0 2 29 2 *", (4 * 365 + 1) * 24),  # leap days only
     ],
 )
-def test_cron_intervals(expr: str, hours: float) -> None:
-    assert cron_interval_hours(expr) == hours
+def test_cron_longest_gaps(expr: str, hours: float) -> None:
+    assert cron_longest_gap_hours(expr) == hours
 
 
 def test_go_durations() -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pulumi
@@ -240,3 +242,59 @@ def test_the_hook_factory_binds_the_settings(
     drive(made["func"](args))
     assert len(fake.created) == 1
     assert fake.created[0]["spec"]["ttl"] == settings.backups.default_ttl
+
+
+EXEC_KUBECONFIG = """apiVersion: v1
+kind: Config
+current-context: eks
+clusters: [{name: eks, cluster: {server: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com'}}]
+contexts: [{name: eks, context: {cluster: eks, user: eks}}]
+users:
+  - name: eks
+    user:
+      exec:
+        apiVersion: client.authentication.k8s.io/v1beta1
+        command: PLUGIN
+        args: [eks, get-token, --cluster-name, mgmt]
+        env: [{name: AWS_PROFILE, value: mgmt}]
+        interactiveMode: Never
+"""
+
+
+def test_an_exec_plugin_management_kubeconfig_authenticates_with_its_token(
+    tmp_path: Path,
+) -> None:
+    """EKS and GKE management kubeconfigs use exec credential plugins: the hook runs the
+    plugin as kubectl does (non-interactive) and sends its token."""
+    from kernel.kubeapi import KubeApi
+
+    seen = tmp_path / "seen.json"
+    plugin = tmp_path / "aws"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        f'printf \'{{"args": "%s", "profile": "%s", "info": %s}}\' "$*" "$AWS_PROFILE" '
+        f'"$KUBERNETES_EXEC_INFO" > {seen}\n'
+        'echo \'{"kind": "ExecCredential", "status": {"token": "k8s-aws-v1.abc"}}\'\n'
+    )
+    plugin.chmod(0o755)
+    api = KubeApi(EXEC_KUBECONFIG.replace("PLUGIN", str(plugin)))
+    assert api.headers["Authorization"] == "Bearer k8s-aws-v1.abc"
+    called = json.loads(seen.read_text())
+    assert called["args"] == "eks get-token --cluster-name mgmt"
+    assert called["profile"] == "mgmt"
+    assert called["info"]["spec"]["interactive"] is False
+    assert called["info"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+
+
+def test_a_failing_exec_plugin_stops_the_upgrade_at_once_with_its_message(
+    tmp_path: Path,
+) -> None:
+    from kernel.kubeapi import KubeApi
+
+    plugin = tmp_path / "aws"
+    plugin.write_text("#!/bin/sh\necho 'Unable to locate credentials' >&2\nexit 255\n")
+    plugin.chmod(0o755)
+    with pytest.raises(KubeApiError) as err:
+        KubeApi(EXEC_KUBECONFIG.replace("PLUGIN", str(plugin)))
+    assert "exited 255: Unable to locate credentials" in str(err.value)
+    assert not err.value.transient  # not retried for the hook's 30 minutes

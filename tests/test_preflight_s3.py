@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -185,3 +186,36 @@ def test_no_credentials_or_no_route_is_one_clear_error_not_a_traceback(
     (problem,) = err.value.problems
     assert says in problem
     assert "Traceback" not in str(err.value)
+
+
+class VeleroLeastPrivilege:
+    """S3 as Velero's documented IAM user sees it (velero-plugin-for-aws README):
+    s3:ListBucket on the bucket, object actions on its keys, no bucket-settings reads."""
+
+    def head_bucket(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def __getattr__(self, name: str) -> Any:
+        from botocore.exceptions import ClientError
+
+        def denied(**_: Any) -> Any:
+            error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+            raise ClientError(error, name)
+
+        return denied
+
+
+def test_velero_least_privilege_keys_get_the_missing_rights_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kernel.loader import Secret
+
+    monkeypatch.setattr(preflight_s3, "client_factory", lambda _: VeleroLeastPrivilege())
+    keys = Secret("velero-s3", "[default]\naws_access_key_id=a\naws_secret_access_key=b\n")
+    with pytest.raises(BucketPreflightError) as err:
+        preflight_s3.run(dataclasses.replace(store(), credentials=keys))
+    (problem,) = err.value.problems
+    for action in preflight_s3.READ_ACTIONS:
+        assert action in problem
+    assert "secrets.velero-s3 (Velero's credentials)" in problem
+    assert "preflight: false" in problem

@@ -79,4 +79,4 @@ def test_no_output_other_than_the_break_glass_kubeconfig_is_secret(stack: Evalua
 
 def test_platform_namespaces_are_exported_by_name(dev: Evaluation) -> None:
     assert {"monitoring", "logging", "cert-manager"} <= set(dev.outputs["platformNamespaces"])
-    assert dev.outputs["tenantNamespaces"] == {"demo": "demo"}
+    assert dev.outputs["tenantNamespaces"] == {"demo": "demo", "peer": "peer"}

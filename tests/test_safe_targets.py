@@ -6,26 +6,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
 import yaml
 
+from components.control_plane.settings import is_local_server
 from kernel import backend
 from settings import SettingsError, load
+from tests.helpers import problems
 from tools.offline import FIXTURE_KUBECONFIG, apply_overrides, evaluate, stack_config
 
-
-def problems(stack: str, overrides: dict[str, Any], **kwargs: Any) -> dict[str, str]:
-    with pytest.raises(SettingsError) as err:
-        load(apply_overrides(stack_config(stack), overrides), stack, **kwargs)
-    return {p.key: str(p) for p in err.value.problems}
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 
 @pytest.fixture
@@ -97,8 +90,11 @@ def test_the_other_infrastructures_settings_are_an_error_in_capi_mode() -> None:
 def test_prod_refuses_a_local_file_state_backend() -> None:
     found = problems("prod", {}, backend="file:///home/me/.pulumi-state")
     assert "add 'stateBackend' to acceptRisks" in found["stateBackend"]
-    load(apply_overrides(stack_config("prod"), {"acceptRisks": ["stateBackend"]}), "prod",
-         backend="file://~")  # fmt: skip
+    load(
+        apply_overrides(stack_config("prod"), {"acceptRisks": ["stateBackend"]}),
+        "prod",
+        backend="file://~",
+    )
     load(stack_config("prod"), "prod", backend="https://api.pulumi.com")
     load(stack_config("dev"), "dev", backend="file:///home/me/.pulumi-state")
 
@@ -125,5 +121,37 @@ def test_preview_and_up_log_the_target_server(monkeypatch: pytest.MonkeyPatch) -
     logged: list[str] = []
     monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **k: logged.append(msg))
     evaluate("dev")
-    assert any("kube context kind-k8s-platform-dev (server https://127.0.0.1:6443)" in m
-               for m in logged), logged  # fmt: skip
+    assert any(
+        "kube context kind-k8s-platform-dev (server https://127.0.0.1:6443)" in m for m in logged
+    ), logged
+
+
+def test_dev_refuses_a_kind_named_context_whose_server_is_a_cloud_api(tmp_path: Path) -> None:
+    """The name says nothing; the server's address does (kind serves on loopback)."""
+    doc = yaml.safe_load(FIXTURE_KUBECONFIG.read_text())
+    eks = "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com"
+    doc["clusters"].append({"name": "eks", "cluster": {"server": eks}})
+    doc["contexts"].append(
+        {"name": "kind-eks", "context": {"cluster": "eks", "user": "prod-admin"}}
+    )
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(doc))
+    found = problems("dev", {"cluster.context": "kind-eks", "cluster.kubeconfig": str(path)})
+    assert f"(server {eks} is neither)" in found["cluster.context"]
+
+
+@pytest.mark.parametrize(
+    ("server", "local"),
+    [
+        ("https://127.0.0.1:41873", True),
+        ("https://127.0.1.1:6443", True),
+        ("https://[::1]:6443", True),
+        ("https://localhost:6443", True),
+        ("https://k8s-platform-dev-control-plane:6443", True),  # kind get kubeconfig --internal
+        ("https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com", False),
+        ("https://10.0.0.5:6443", False),
+        ("", False),
+    ],
+)
+def test_a_cluster_is_local_by_its_server_address(server: str, local: bool) -> None:
+    assert is_local_server(server) is local

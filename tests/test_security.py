@@ -8,10 +8,10 @@ import pytest
 
 from components.security.policies import TENANT_LABEL, cluster_policies
 from kernel.namespaces import POLICY_EXEMPT_NAMESPACES
-from settings import SettingsError, load
+from settings import load
+from tests.helpers import problem_keys
 from tools.offline import (
     CRDS_DIR,
-    FIXTURE_KUBECONFIG,
     Evaluation,
     Resource,
     apply_overrides,
@@ -19,6 +19,9 @@ from tools.offline import (
     stack_config,
 )
 from tools.validate_crs import validate_documents
+
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 CRDS = CRDS_DIR
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -252,9 +255,10 @@ def test_kyverno_hook_jobs_are_not_rendered(stack: Evaluation) -> None:
 
 def test_privileged_and_host_path_exemptions_come_from_the_namespace_catalogue() -> None:
     policy = next(
-        p for p in cluster_policies("Enforce", False)
+        p
+        for p in cluster_policies("Enforce", False)
         if p["metadata"]["name"] == "disallow-privileged-and-host-path"
-    )  # fmt: skip
+    )
     for rule in policy["spec"]["rules"]:
         assert rule["exclude"]["any"][0]["resources"]["namespaces"] == list(
             POLICY_EXEMPT_NAMESPACES
@@ -267,9 +271,10 @@ def test_charts_wait_for_their_namespace_and_policies_wait_for_kyverno(dev: Eval
     for r in cluster_policy_objects(dev).values():
         assert kyverno.urn in r.dependencies
     issuer = next(
-        r for r in dev.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
+        r
+        for r in dev.of_type("kubernetes:cert-manager.io/v1:ClusterIssuer")
         if r.k8s_name == "platform-ca"
-    )  # fmt: skip
+    )
     assert dev.chart("cert-manager").urn in issuer.dependencies
 
 
@@ -343,20 +348,10 @@ def test_custom_resources_validate_against_the_upstream_crds(stack: Evaluation) 
 # ---- settings guards ---------------------------------------------------------------------
 
 
-def problems(stack: str, overrides: dict[str, Any]) -> list[str]:
-    raw = apply_overrides(stack_config(stack), overrides)
-    with pytest.raises(SettingsError) as err:
-        load(raw, stack)
-    return [p.key for p in err.value.problems]
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
-
-
 def test_prod_cannot_drop_to_audit_or_one_replica_without_accepting_the_risk() -> None:
-    keys = problems("prod", {"security.admission.mode": "Audit", "security.admission.replicas": 1})
+    keys = problem_keys(
+        "prod", {"security.admission.mode": "Audit", "security.admission.replicas": 1}
+    )
     assert keys == ["security.admission.mode", "security.admission.replicas"]
     accepted = apply_overrides(
         stack_config("prod"),
@@ -369,14 +364,14 @@ def test_prod_cannot_drop_to_audit_or_one_replica_without_accepting_the_risk() -
 
 
 def test_tenants_need_a_cni_with_cluster_wide_deny_rules() -> None:
-    keys = problems(
+    keys = problem_keys(
         "dev", {"cluster.cni": {"name": "other", "install": False, "nodeCidrs": ["172.18.0.0/16"]}}
     )
     assert keys == ["cluster.cni.name"]
 
 
 def test_acme_needs_an_email_and_http01_needs_gateway_api() -> None:
-    keys = problems(
+    keys = problem_keys(
         "dev",
         {"security.tls.issuer": "acme", "security.tls.gatewayApi": False},
     )
@@ -384,7 +379,7 @@ def test_acme_needs_an_email_and_http01_needs_gateway_api() -> None:
 
 
 def test_bad_digests_and_wildcard_groups_are_rejected() -> None:
-    keys = problems(
+    keys = problem_keys(
         "dev",
         {
             "security.trivy.scannerDigest": "0.72.0",

@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 
 from settings import Settings, SettingsError, load
-from tools.offline import FIXTURE_KUBECONFIG, PlatformMocks, apply_overrides, evaluate, stack_config
+from tests.helpers import problem_keys
+from tools.offline import PlatformMocks, apply_overrides, evaluate, stack_config
 
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+# The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 
 def settings(stack: str = "dev", **overrides: Any) -> Settings:
@@ -20,12 +19,6 @@ def settings(stack: str = "dev", **overrides: Any) -> Settings:
         stack_config(stack), {k.replace("__", "."): v for k, v in overrides.items()}
     )
     return load(raw, stack)
-
-
-def problems(stack: str, overrides: dict[str, Any]) -> list[str]:
-    with pytest.raises(SettingsError) as err:
-        load(apply_overrides(stack_config(stack), overrides), stack)
-    return [p.key for p in err.value.problems]
 
 
 def test_dev_profile_defaults_fit_a_laptop() -> None:
@@ -114,7 +107,7 @@ def test_a_bad_value_names_its_key_the_value_and_what_is_allowed(
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    keys = problems(
+    keys = problem_keys(
         "dev",
         {
             "cluster.mode": "eks",
@@ -126,7 +119,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_prod_cannot_be_weakened_without_an_explicit_accept_risks_entry() -> None:
-    assert problems("prod", {"observability.metricsServer.replicas": 1}) == [
+    assert problem_keys("prod", {"observability.metricsServer.replicas": 1}) == [
         "observability.metricsServer.replicas"
     ]
     accepted = settings(

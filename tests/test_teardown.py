@@ -4,6 +4,12 @@ command, and every retained one is listed under "What survives"."""
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
+import sys
+from typing import Any
+
 import pytest
 
 from tools.offline import ROOT, Evaluation, evaluate
@@ -46,3 +52,52 @@ def test_every_retained_resource_is_listed_as_surviving(prod: Evaluation) -> Non
 
 def test_dev_has_nothing_protected(dev: Evaluation) -> None:
     assert [r.urn for r in dev.resources if r.protect] == []
+
+
+EXPORT: dict[str, Any] = {
+    "version": 3,
+    "deployment": {
+        "resources": [
+            {"urn": "urn:pulumi:prod::k8s-platform::pulumi:pulumi:Stack::k8s-platform-prod"},
+            {
+                "urn": "urn:pulumi:prod::k8s-platform::k8splatform:persistence:PersistenceLayer"
+                "$kubernetes:storage.k8s.io/v1:StorageClass::gp3-encrypted-storageclass",
+                "protect": True,
+                "retainOnDelete": True,
+            },
+            {
+                "urn": "urn:pulumi:prod::k8s-platform::random:index/randomPassword:"
+                "RandomPassword::edge-basic-auth",
+                "protect": False,
+            },
+        ]
+    },
+}
+
+
+def run_stack_state(*args: str, export: Any) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, str(ROOT / "tools" / "stack_state.py"), *args]
+    text = json.dumps(export)
+    return subprocess.run(cmd, input=text, capture_output=True, text=True, check=False)
+
+
+def test_the_protect_check_lists_what_the_exported_state_still_protects() -> None:
+    """`pulumi stack --show-urns` never shows `protect`; the exported deployment does."""
+    export = copy.deepcopy(EXPORT)
+    found = run_stack_state("protected", export=export)
+    assert found.returncode == 1
+    assert found.stdout.split() == [export["deployment"]["resources"][1]["urn"]]
+    for r in export["deployment"]["resources"]:
+        r.pop("protect", None)
+    released = run_stack_state("protected", export=export)
+    assert (released.returncode, released.stdout.strip()) == (0, "nothing is protected")
+
+
+def test_the_protect_check_refuses_input_that_is_not_an_export() -> None:
+    assert run_stack_state("protected", export={"urns": []}).returncode == 2
+
+
+def test_a_resource_name_resolves_to_its_urn_for_replace() -> None:
+    found = run_stack_state("urn", "edge-basic-auth", export=EXPORT)
+    assert found.stdout.strip().endswith("RandomPassword::edge-basic-auth")
+    assert run_stack_state("urn", "nothing", export=EXPORT).returncode == 1

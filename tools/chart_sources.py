@@ -4,14 +4,13 @@
 
 A chart source is the layout `helm pull --untar` plus `helm dependency build` gives:
 <dir>/<chart>/Chart.yaml with its dependencies under <chart>/charts/. The directories
-searched, first match wins: $CHARTS_DIR, build/charts (`make charts`), ../shared/charts.
+searched, first match wins: tools/inputs.py chart_roots.
 A catalogue chart with no source, or a source at another version, is an error.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kernel.catalogue import CHARTS, ChartRef
+from tools import inputs
 from tools.helm_render import ChartRenderError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +72,7 @@ GAPS: tuple[SourceGap, ...] = (
 
 
 def search_path() -> list[Path]:
-    paths = [Path(p) for p in [os.environ.get("CHARTS_DIR", "")] if p]
-    return [*paths, PULLED, ROOT.parent / "shared" / "charts"]
+    return inputs.chart_roots(ROOT)
 
 
 def chart_meta(chart_dir: Path) -> dict[str, Any]:

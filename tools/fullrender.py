@@ -215,10 +215,3 @@ def full_render(ev: Evaluation) -> FullRender:
         hooks += [Rendered(j.release, j.cluster, d) for d in rendered.hooks]
     gaps = tuple(g for j in jobs for g in j.gaps)
     return FullRender(ev.stack, kube, tuple(objects), tuple(hooks), gaps)
-
-
-def _own_cluster(r: Resource, ev: Evaluation) -> str:
-    provider = ev.by_urn(r.provider_urn)
-    return (
-        MANAGEMENT if provider is not None and provider.name.endswith("-management") else WORKLOAD
-    )

@@ -32,13 +32,16 @@ from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tools import inputs
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "k8s-platform"
 FIXTURE_KUBECONFIG = ROOT / "tests" / "fixtures" / "kubeconfig.yaml"
 FIXTURE_SECRETS = ROOT / "tests" / "fixtures" / "secrets.yaml"
 """Stand-in values for the secrets a stack file names (set with `--secret` in real use)."""
-CRDS_DIR = Path(os.environ.get("CRDS_DIR", ROOT.parent / "shared" / "reference" / "crds"))
-"""CRD schemas to validate custom resources against (CI: ../shared/reference/crds)."""
+CRDS_DIR = inputs.crds_dir(ROOT)
+"""CRD schemas to validate custom resources against (tools/inputs.py: CRDS_DIR, the
+reference tree beside the clone, else build/crds from `make crds`)."""
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 DELETE = object()

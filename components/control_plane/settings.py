@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,7 +127,20 @@ DEFAULT_KUBERNETES_VERSION = compat.load().default_version
 """From the compatibility matrix; settings.py checks the version against it."""
 DEV_CONTEXT = "kind-k8s-platform-dev"
 """The context `make kind-up` creates (kind names it kind-<cluster name>)."""
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_local_server(server: str) -> bool:
+    """The server's address, not the context's name, says where a cluster is: kind serves
+    its API on loopback (apiServerAddress 127.0.0.1 by default) and, in the kubeconfig of
+    `kind get kubeconfig --internal`, on its node `<cluster>-control-plane`. A context
+    named `kind-…` whose server is a cloud API server is not local."""
+    host = urlsplit(server).hostname or ""
+    if host == "localhost" or host.endswith("-control-plane"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_section(load: Loader, root: Section, *, stack: str) -> ClusterSettings:
@@ -230,8 +244,7 @@ def _existing(
 def _dev_targets_a_local_cluster(load: Loader, s: Section, context: str, server: str) -> None:
     """The dev profile deploys only to a kind or loopback cluster: a dev stack aimed at a
     production context is refused unless acceptRisks names cluster.context."""
-    host = urlsplit(server).hostname or ""
-    local = host in LOOPBACK_HOSTS or context.startswith("kind-")
+    local = is_local_server(server)
     load.dev_requires(
         s.key("context"),
         local,

@@ -11,7 +11,6 @@ from kernel.loader import Loader
 # Listener ports on the Gateway; Envoy Gateway binds privileged ports + 10000 in the pod.
 HTTP_PORT, HTTPS_PORT = 80, 443
 ENVOY_HTTP_PORT, ENVOY_HTTPS_PORT = 10080, 10443
-XDS_PORT, METRICS_PORT = 18000, 19001
 # Fixed NodePorts in dev; kind/dev-cluster.yaml maps laptop ports 8080/8443 onto them.
 DEV_NODE_PORTS = {HTTP_PORT: 30080, HTTPS_PORT: 30443}
 

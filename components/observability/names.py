@@ -28,14 +28,10 @@ ALERTMANAGER_PODS = {"app.kubernetes.io/name": "alertmanager"}
 GRAFANA_PODS = {"app.kubernetes.io/name": "grafana"}
 LOKI_PODS = {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "single-binary"}
 LOKI_GATEWAY_PODS = {"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": "gateway"}
-ALLOY_PODS = {"app.kubernetes.io/name": "alloy"}
 METRICS_SERVER_PODS = {"app.kubernetes.io/name": "metrics-server"}
 OPERATOR_PODS = {"app": "kube-prometheus-stack-operator"}
 OPERATOR_WEBHOOK_PODS = {"app": "kube-prometheus-stack-operator-webhook"}
 
-# Node and API-server addresses are not known here and hostNetwork pods have no pod
-# selector, so traffic to them is allowed by port to any address.
-ANYWHERE = kube.cidr_peer("0.0.0.0/0")
 API_SERVER_PORTS = kube.tcp(443, 6443)
 
 

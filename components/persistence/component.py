@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.persistence.formats import aws_ini, parse_aws_ini
-from components.persistence.monitoring import VELERO_METRICS, velero_alert_rules
+from components.persistence.monitoring import velero_alert_rules
 from components.persistence.names import (
     BSL_NAME,
     DEFAULT_CLASS_ANNOTATION,
@@ -245,7 +245,6 @@ class PersistenceLayer(pulumi.ComponentResource):
                         secret_name, a.velero_namespace, store.credentials.output()
                     )
                 )
-        self._credentials_secret_name = secret_name
         self._credentials = (access, secret_key)
         values = velero_values(
             b,
@@ -327,7 +326,6 @@ class PersistenceLayer(pulumi.ComponentResource):
             namespace=pulumi.Output.from_input(a.velero_namespace),
             pod_labels=VELERO_POD_LABELS,
             metrics_port=VELERO_METRICS_PORT,
-            metrics=VELERO_METRICS,
             prometheus_rule_spec=velero_alert_rules(
                 b.schedules, self._args.settings.etcd if self._snapshots_etcd else None
             ),

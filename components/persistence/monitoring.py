@@ -10,19 +10,12 @@ from typing import Any
 
 import yaml
 
-from components.persistence.formats import cron_interval_hours
+from components.persistence.formats import cron_longest_gap_hours
 from components.persistence.settings import EtcdSnapshotSettings, ScheduleSettings
 from kernel import data
 from kernel import namespaces as ns
 from kernel.contracts import ETCD_SNAPSHOT_CRONJOB
 
-VELERO_METRICS = (
-    "velero_backup_last_status",
-    "velero_backup_last_successful_timestamp",
-    "velero_backup_failure_total",
-    "velero_backup_validation_failure_total",
-    "velero_backup_partial_failure_total",
-)
 VELERO_RELEASE = "velero"
 """Helm release name of the velero chart; its Schedules are named <release>-<key>."""
 GRACE_HOURS = 1
@@ -39,7 +32,9 @@ def _fill(rules: Sequence[Mapping[str, Any]], tokens: Mapping[str, str]) -> list
 
 
 def _limit(schedule: str) -> tuple[int, int]:
-    hours = int(cron_interval_hours(schedule) + GRACE_HOURS)
+    # The longest gap between runs, not the average: a weekday-only schedule must not
+    # page over the weekend.
+    hours = int(cron_longest_gap_hours(schedule) + GRACE_HOURS)
     return hours * 3600, hours
 
 

@@ -45,8 +45,38 @@ def _code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
-def bucket_problems(s3: Any, bucket: str) -> list[str]:
-    """What is wrong with `bucket`, one sentence each; [] when it is fit for backups."""
+# The read-only rights the preflight needs beyond Velero's own (velero-plugin-for-aws
+# README: s3:ListBucket on the bucket, object actions on bucket/*).
+READ_ACTIONS = (
+    "s3:GetBucketVersioning",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetBucketPublicAccessBlock",
+)
+
+
+class _Denied(Exception):
+    """An S3 call the credentials may not make: one problem line, not a traceback."""
+
+    def __init__(self, *actions: str) -> None:
+        super().__init__(*actions)
+        self.actions = list(actions)
+
+
+def _read(call: Callable[..., Any], bucket: str, action: str) -> Any:
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) in ("403", "AccessDenied"):
+            raise _Denied(action) from exc
+        raise
+
+
+def bucket_problems(s3: Any, bucket: str, identity: str = "the credentials used") -> list[str]:
+    """What is wrong with `bucket`, one sentence each; [] when it is fit for backups.
+    `identity` names whose credentials ask, for the access-denied sentences."""
     from botocore.exceptions import ClientError
 
     try:
@@ -56,45 +86,74 @@ def bucket_problems(s3: Any, bucket: str) -> list[str]:
         if code in ("404", "NoSuchBucket", "NotFound"):
             return ["bucket does not exist; create it first (this program never creates it)"]
         if code in ("403", "AccessDenied"):
-            return ["access denied to the bucket; grant s3:ListBucket to the credentials used"]
+            return [f"access denied to the bucket; grant s3:ListBucket to {identity}"]
         return [f"cannot reach the bucket: {code or exc}"]
-
     problems: list[str] = []
-    versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
-    if versioning != "Enabled":
+    denied: list[str] = []
+    for check in (_versioning_problems, _encryption_problems, _public_access_problems):
+        try:
+            problems += check(s3, bucket)
+        except _Denied as exc:
+            denied += exc.actions
+    if denied:
         problems.append(
+            f"access denied to {', '.join(denied)}: grant these read-only rights on the bucket "
+            f"to {identity} (the preflight reads the bucket's settings with them), or set "
+            "persistence.backups.objectStore.preflight: false"
+        )
+    return problems
+
+
+def _versioning_problems(s3: Any, bucket: str) -> list[str]:
+    try:
+        found = _read(s3.get_bucket_versioning, bucket, "s3:GetBucketVersioning")
+    except _Denied as exc:
+        # Name every missing right at once: the lifecycle read comes next.
+        try:
+            _lifecycle_problems(s3, bucket)
+        except _Denied as more:
+            raise _Denied(*exc.actions, *more.actions) from exc
+        raise
+    versioning = found.get("Status")
+    if versioning != "Enabled":
+        return [
             f"versioning is {versioning or 'off'}; enable it so a deleted or overwritten "
             "backup can be recovered"
-        )
-    if versioning == "Enabled":
-        problems += _lifecycle_problems(s3, bucket)
-    try:
-        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
-            "Rules"
         ]
-        if not rules:
-            problems.append("default encryption is off; enable SSE-S3 or SSE-KMS")
+    return _lifecycle_problems(s3, bucket)
+
+
+def _encryption_problems(s3: Any, bucket: str) -> list[str]:
+    from botocore.exceptions import ClientError
+
+    off = ["default encryption is off; enable SSE-S3 or SSE-KMS"]
+    try:
+        found = _read(s3.get_bucket_encryption, bucket, "s3:GetEncryptionConfiguration")
     except ClientError as exc:
         if _code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
-            problems.append("default encryption is off; enable SSE-S3 or SSE-KMS")
-        else:
-            problems.append(f"cannot read default encryption: {_code(exc) or exc}")
+            return off
+        return [f"cannot read default encryption: {_code(exc) or exc}"]
+    return [] if found["ServerSideEncryptionConfiguration"]["Rules"] else off
+
+
+def _public_access_problems(s3: Any, bucket: str) -> list[str]:
+    from botocore.exceptions import ClientError
+
     try:
-        config = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-        open_flags = [f for f in PUBLIC_ACCESS_FLAGS if not config.get(f)]
-        if open_flags:
-            problems.append(
-                "public access is not fully blocked; set " + ", ".join(open_flags) + " to true"
-            )
+        config = _read(s3.get_public_access_block, bucket, "s3:GetBucketPublicAccessBlock")
     except ClientError as exc:
         if _code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            problems.append(
+            return [
                 "public access is not blocked; add a public access block with all four "
                 "settings true"
-            )
-        else:
-            problems.append(f"cannot read the public access block: {_code(exc) or exc}")
-    return problems
+            ]
+        return [f"cannot read the public access block: {_code(exc) or exc}"]
+    open_flags = [
+        f for f in PUBLIC_ACCESS_FLAGS if not config["PublicAccessBlockConfiguration"].get(f)
+    ]
+    if open_flags:
+        return ["public access is not fully blocked; set " + ", ".join(open_flags) + " to true"]
+    return []
 
 
 def _lifecycle_problems(s3: Any, bucket: str) -> list[str]:
@@ -107,13 +166,15 @@ def _lifecycle_problems(s3: Any, bucket: str) -> list[str]:
         "etcd snapshots are kept forever; add one (e.g. NoncurrentVersionExpiration 30 days)"
     )
     try:
-        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+        found = _read(s3.get_bucket_lifecycle_configuration, bucket, "s3:GetLifecycleConfiguration")
     except ClientError as exc:
         if _code(exc) == "NoSuchLifecycleConfiguration":
             return [missing]
         return [f"cannot read the lifecycle configuration: {_code(exc) or exc}"]
     expiring = [
-        r for r in rules if r.get("Status") == "Enabled" and r.get("NoncurrentVersionExpiration")
+        r
+        for r in found.get("Rules", [])
+        if r.get("Status") == "Enabled" and r.get("NoncurrentVersionExpiration")
     ]
     return [] if expiring else [missing]
 
@@ -151,7 +212,6 @@ def _unreachable(exc: Exception) -> str:
     if isinstance(exc, EndpointConnectionError):
         return f"cannot connect to the S3 endpoint: {exc}"
     return f"cannot ask S3 about the bucket: {type(exc).__name__}: {exc}"
-    return None
 
 
 """How `run` gets its S3 client; tests swap in an in-memory bucket or moto."""
@@ -163,8 +223,13 @@ def run(store: ObjectStoreSettings) -> None:
         return
     from botocore.exceptions import BotoCoreError
 
+    identity = (
+        f"the keys in secrets.{store.credentials.key} (Velero's credentials)"
+        if store.credentials
+        else "the deployer's AWS credentials (boto3's default chain)"
+    )
     try:
-        problems = bucket_problems(client_factory(store), store.bucket)
+        problems = bucket_problems(client_factory(store), store.bucket, identity)
     except BotoCoreError as exc:
         problems = [_unreachable(exc)]
     if problems:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import pulumi
 
 from components.persistence.formats import (
-    cron_interval_hours,
+    cron_longest_gap_hours,
     go_duration_hours,
     parse_aws_ini,
 )
@@ -140,7 +140,7 @@ def load_section(
     backups = _backups(load, s, cluster_name, tenant_names, snapshots.enabled)
     e = s.section("etcdSnapshots", doc="etcd snapshots to the object store (capi mode).")
     e_schedule = e.string(
-        "schedule", "0 */6 * * *", doc="Cron expression for etcd snapshots.", check=CRON
+        "schedule", "0 */6 * * *", doc="Cron expression for etcd snapshots.", check=RUNNING_CRON
     )
     keep = e.integer("keep", 28, doc="Snapshots kept (older ones are deleted).", minimum=1)
     etcd_image = e.string(
@@ -310,7 +310,7 @@ def _schedules(
         "prod default: hourly for the tenant namespaces (72h) and daily for all (720h).",
     ):
         name = item.string("name", doc="Schedule name.", check=DNS_LABEL)
-        cron = item.string("schedule", doc="Cron expression (UTC).", check=CRON)
+        cron = item.string("schedule", doc="Cron expression (UTC).", check=RUNNING_CRON)
         ttl = item.string("ttl", doc="How long each backup is kept.", check=_go_duration)
         included = item.strings(
             "includedNamespaces", ["*"], doc="Namespaces to back up ('*' = all).", min_items=1
@@ -321,15 +321,7 @@ def _schedules(
         if name:
             names.add(name)
         if cron and ttl:
-            hours = go_duration_hours(ttl) or 0
-            interval = cron_interval_hours(cron)
-            if hours <= interval:
-                load.ctx.problem(
-                    item.key("ttl"),
-                    ttl,
-                    f"must be longer than the schedule's interval (~{interval:g}h for "
-                    f"'{cron}'), or a backup expires before the next one exists",
-                )
+            _ttl_covers_the_longest_gap(load, item, cron, ttl)
         if name and cron and ttl:
             schedules.append(ScheduleSettings(name, cron, ttl, tuple(included), bool(snap)))
     return schedules
@@ -401,6 +393,32 @@ def _object_store(load: Loader, b: Section, cluster_name: str) -> ObjectStoreSet
         loki_bucket=loki_bucket,
         embedded_size=size,
     )
+
+
+def _cron_runs(value: str) -> str | None:
+    try:
+        cron_longest_gap_hours(value)
+    except ValueError as exc:
+        return f"a cron expression that runs: {exc}"
+    return None
+
+
+def RUNNING_CRON(value: str) -> str | None:
+    """A 5-field cron expression (or macro) that parses and runs at least twice."""
+    return CRON(value) or _cron_runs(value)
+
+
+def _ttl_covers_the_longest_gap(load: Loader, item: Section, cron: str, ttl: str) -> None:
+    """Every backup must live until the next one exists, across the longest gap between
+    runs (a weekend, the night between `0 1,2 * * *` runs), not the average."""
+    gap = cron_longest_gap_hours(cron)
+    if (go_duration_hours(ttl) or 0) <= gap:
+        load.ctx.problem(
+            item.key("ttl"),
+            ttl,
+            f"must be longer than the schedule's longest gap between runs ({gap:g}h for "
+            f"'{cron}'), or there are hours with no backup at all",
+        )
 
 
 def _require_credentials(load: Loader, o: Section, given: bool) -> None:

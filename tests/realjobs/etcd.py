@@ -23,7 +23,6 @@ def free_port() -> int:
 class Etcd:
     process: subprocess.Popen[bytes]
     endpoint: str
-    peer_url: str
     name: str
     data_dir: Path
     pki: Path
@@ -90,7 +89,7 @@ def start(
     ]
     out = log.open("ab") if log else subprocess.DEVNULL
     process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
-    server = Etcd(process, client, peer, name, data_dir, pki, etcdctl)
+    server = Etcd(process, client, name, data_dir, pki, etcdctl)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:

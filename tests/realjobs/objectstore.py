@@ -16,7 +16,6 @@ import requests
 
 from tests.realjobs.etcd import free_port
 
-ACCOUNT = "123456789012"  # moto's default account
 # What docs/persistence.md says the instance profile needs on the snapshot prefix.
 DOCUMENTED_RIGHTS = ("s3:PutObject", "s3:ListBucket", "s3:DeleteObject")
 
