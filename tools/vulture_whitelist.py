@@ -17,4 +17,8 @@ _ = (
     # PyYAML's Emitter calls increase_indent(flow, indentless): tools/render.py's override
     # keeps that signature.
     _.indentless,
+    # http.server calls do_GET and log_message on the stub API server of
+    # tests/test_server_version.py.
+    _.do_GET,
+    _.log_message,
 )

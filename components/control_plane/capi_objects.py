@@ -1,12 +1,7 @@
-"""Pure builders for the Cluster API objects of HAControlPlane's `capi` mode.
-
-Nothing here registers a resource: each function returns the `spec` (plain data) of one
-object, so tests can check shapes and hashes without Pulumi. The infrastructure kinds
-(AWS* for CAPA, Dev* for CAPD) are parameters of the builders.
-
-Version pins live here and nowhere else (docs/capi.md explains them); the Kubernetes
-minors they support are rows of kernel/compatibility.yaml (a test keeps the two equal).
-"""
+"""Pure builders for the Cluster API objects of HAControlPlane's `capi` mode: each returns
+the `spec` (plain data) of one object, so tests check shapes and hashes without Pulumi. The
+infrastructure kinds (AWS* for CAPA, Dev* for CAPD) are parameters. Version pins live here
+only (docs/capi.md); their minors are rows of kernel/compatibility.yaml (a test checks)."""
 
 from __future__ import annotations
 

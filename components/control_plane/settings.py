@@ -22,14 +22,12 @@ MODES = (EXISTING, CAPI)
 
 @dataclass(frozen=True)
 class ExistingClusterSettings:
-    kubeconfig: str | None
-    """The path the user set, or None to let each machine use its own default."""
+    kubeconfig: str | None  # the path the user set, or None: each machine's own default
     context: str
     server: str
     minified_kubeconfig: str
     """One-context kubeconfig read at plan time; only ever published as a secret."""
-    check_server_version: bool = True
-    """Read the API server's version at preview and refuse a minor outside the matrix."""
+    check_server_version: bool = True  # refuse a live server's minor outside the matrix
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,7 @@ class CapiAwsSettings:
     bastion: bool
     preflight: bool
     vpc_cidr: str = subnets.VPC_DEFAULT
-    subnets: tuple[subnets.ZoneSubnets, ...] = ()
-    """One private + one public subnet per zone: the one source of node addresses."""
+    subnets: tuple[subnets.ZoneSubnets, ...] = ()  # per zone: the source of node addresses
 
     @property
     def ingress_cidrs(self) -> tuple[str, ...]:

@@ -6,7 +6,6 @@ and reported Running and Ready, but no container runs (tests/live/README.md)."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import socket
 import subprocess
@@ -40,9 +39,6 @@ class Cluster:
     context: str
     server: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def kubectl_json(self, path: str) -> dict:
-        return json.loads(self.raw(path))
 
     def raw(self, path: str) -> bytes:
         """GET an API path with the admin credential (the API server's own client)."""
