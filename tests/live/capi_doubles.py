@@ -2,7 +2,8 @@
 fixture. Each writes only what Cluster API or Velero would and the program waits on:
 
 - the KubeadmControlPlane's status: every replica at `spec.version` (`status.versions`)
-  and Available, as the KCP controller reports once its machines have rolled;
+  and Available, as the KCP controller reports once its machines have rolled; the
+  Cluster's ControlPlaneAvailable condition;
 - the `<cluster>-kubeconfig` Secret, as Cluster API writes it once the control plane is
   initialised: here it points at the fixture's workload API server;
 - a Velero Backup's phase: Completed, or Failed while `fail_backups` is set.
@@ -20,6 +21,7 @@ from typing import Any
 from tests.live.kube import kubectl
 
 KCP = "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"
+CLUSTER = "clusters.cluster.x-k8s.io"
 BACKUP = "backups.velero.io"
 
 
@@ -50,6 +52,15 @@ class ClusterApi:
     seen_versions: list[str] = field(default_factory=list)
 
     def step(self) -> bool:
+        for c in _items(self.management, CLUSTER):
+            conditions = (c.get("status") or {}).get("conditions") or []
+            if not any(x.get("type") == "ControlPlaneAvailable" for x in conditions):
+                up = {"type": "ControlPlaneAvailable", "status": "True", "reason": "Available",
+                      "lastTransitionTime": _now()}  # fmt: skip
+                _status(self.management, CLUSTER, c, {
+                    "conditions": [up], "initialization": {
+                        "infrastructureProvisioned": True, "controlPlaneInitialized": True},
+                })  # fmt: skip
         for kcp in _items(self.management, KCP):
             spec, meta = kcp["spec"], kcp["metadata"]
             cluster = meta["name"].removesuffix("-control-plane")

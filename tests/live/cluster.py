@@ -136,6 +136,21 @@ def _node(name: str, zone: str | None, control_plane: bool) -> dict:
     }
 
 
+def kind_storage_class() -> dict:
+    """What kind installs beside its nodes: the default `standard` class (local-path)."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "standard",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "rancher.io/local-path",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "reclaimPolicy": "Delete",
+    }
+
+
 def nodes() -> list[dict]:
     """kind's dev shape: one control-plane node and a worker in each of three zones."""
     workers = [_node(f"worker-{z}", z, False) for z in ZONES]

@@ -31,13 +31,16 @@ def live_root(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
 
 
 @contextmanager
-def workload(root: Path, context: str) -> Iterator[cluster.Cluster]:
+def workload(root: Path, context: str, *, kind: bool = False) -> Iterator[cluster.Cluster]:
     """The cluster the add-ons land on, with kind's node shape, its context `context`."""
     with cluster.running("workload", root / "workload", context) as c:
-        apply(c.kubeconfig, *cluster.nodes())
+        apply(c.kubeconfig, *cluster.nodes(), *([cluster.kind_storage_class()] if kind else []))
         kubectl(c.kubeconfig, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
         crds = engines.crds_dir()
         with doubles.running(
-            doubles.cilium_operator(c.kubeconfig, crds), doubles.provisioner(c.kubeconfig)
+            doubles.cilium_operator(c.kubeconfig, crds),
+            doubles.provisioner(c.kubeconfig),
+            doubles.cert_manager(c.kubeconfig, c.root / "pki"),
+            doubles.gateway_controller(c.kubeconfig),
         ):
             yield c

@@ -2,14 +2,18 @@
 the program or the engine waits on (tests/live/README.md lists them):
 
 - the cilium-operator registers Cilium's policy CRDs once its Deployment is available;
+- cert-manager issues each Certificate (its Secret, then Ready), Envoy Gateway accepts
+  each Gateway;
 - a volume provisioner binds each pending claim to a PersistentVolume on the node the
   scheduler chose, so StatefulSets with volumeClaimTemplates become Ready.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,7 +119,7 @@ def running(*steps: Callable[[], bool], period: float = 2.0) -> Iterator[None]:
                 try:
                     if step():
                         pending.remove(step)
-                except AssertionError:
+                except Exception:  # a stand-in must outlive one bad round
                     pass  # the API server is busy or the object moved on: next round
 
     thread = threading.Thread(target=loop, daemon=True)
@@ -125,3 +129,58 @@ def running(*steps: Callable[[], bool], period: float = 2.0) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def _ready(kubeconfig: Path, resource: str, obj: dict[str, Any], *types: str) -> None:
+    meta = obj["metadata"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    conditions = [
+        {"type": t, "status": "True", "reason": t, "message": "live double",
+         "lastTransitionTime": now, "observedGeneration": meta.get("generation", 1)}
+        for t in types
+    ]  # fmt: skip
+    patch = ["patch", resource, meta["name"], "-n", meta["namespace"], "--type=merge"]
+    body = json.dumps({"status": {"conditions": conditions}})
+    if kubectl(kubeconfig, *patch, "--subresource=status", "-p", body, check=False).returncode:
+        kubectl(kubeconfig, *patch, "-p", body, check=False)
+
+
+def cert_manager(kubeconfig: Path, pki: Path) -> Callable[[], bool]:
+    """Issues each Certificate as cert-manager would: its Secret, then Ready."""
+    tls = {
+        "tls.crt": (pki / "apiserver.crt").read_bytes(),
+        "tls.key": (pki / "apiserver.key").read_bytes(),
+        "ca.crt": (pki / "ca.crt").read_bytes(),
+    }
+    data = {k: base64.b64encode(v).decode() for k, v in tls.items()}
+
+    def step() -> bool:
+        for cert in _items(kubeconfig, "certificates.cert-manager.io", "-A"):
+            conditions = (cert.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "Ready" for c in conditions):
+                continue
+            ns, secret = cert["metadata"]["namespace"], cert["spec"]["secretName"]
+            body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                    "metadata": {"name": secret, "namespace": ns}, "data": data}  # fmt: skip
+            kubectl(kubeconfig, "create", "-f", "-", stdin=json.dumps(body), check=False)
+            _ready(kubeconfig, "certificates.cert-manager.io", cert, "Ready")
+        return False
+
+    return step
+
+
+def gateway_controller(kubeconfig: Path) -> Callable[[], bool]:
+    """Envoy Gateway's controller: accepts each Gateway."""
+
+    def step() -> bool:
+        for gw in _items(kubeconfig, "gateways.gateway.networking.k8s.io", "-A"):
+            conditions = (gw.get("status") or {}).get("conditions") or []
+            if not any(
+                c.get("type") == "Accepted" and c.get("status") == "True" for c in conditions
+            ):
+                _ready(
+                    kubeconfig, "gateways.gateway.networking.k8s.io", gw, "Accepted", "Programmed"
+                )
+        return False
+
+    return step

@@ -32,7 +32,7 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def dev(live_root: Path) -> Iterator[Deployed]:
-    with workload(live_root, "kind-k8s-platform-dev") as c:
+    with workload(live_root, "kind-k8s-platform-dev", kind=True) as c:
         ws = workspace(live_root, c.kubeconfig)
         ws.pulumi("stack", "init", STACK)
         preview = ws.pulumi("preview", "--stack", STACK, "--diff").stdout
