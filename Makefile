@@ -34,7 +34,7 @@ MGMT_CONTEXT ?=
 # builds it first when MGMT_CONTEXT is given).
 MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range)
 
-.PHONY: help venv test lint unit realjobs engines live render validate validate-k8s validate-crs checkov yamllint crds snapshot \
+.PHONY: help venv test lint unit realjobs engines live live-capi render validate validate-k8s validate-crs checkov yamllint crds snapshot \
 	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts versions output config urn \
 	protected unprotect stack-rm
 
@@ -67,8 +67,12 @@ engines: ## Build the real engines (API server, Pulumi CLI, providers, kwok) int
 
 # A private network namespace: the fixture's API servers dial webhook and pod addresses
 # that exist nowhere; there they fail at once instead of leaving the machine.
-live: venv engines render ## The real Pulumi engine: pulumi up/preview/destroy per stack on loopback API servers
-	unshare --net sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -p no:xdist -m live tests/live -rs'
+LIVE_NET := unshare --net sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -p no:xdist -m live -rs
+live: venv engines render ## The real Pulumi engine on loopback API servers: dev's up, checks and destroy
+	$(LIVE_NET) tests/live/test_live_dev.py'
+
+live-capi: venv engines render ## The same for staging and prod (Cluster API doubles on a management API server)
+	$(LIVE_NET) tests/live/test_live_capi.py'
 
 render: venv ## Render every stack offline into build/rendered/<stack> (YAML + footprint)
 	@# One process for every stack: the Helm library and the template parse cache are shared.

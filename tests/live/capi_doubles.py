@@ -56,7 +56,7 @@ class ClusterApi:
             conditions = (c.get("status") or {}).get("conditions") or []
             if not any(x.get("type") == "ControlPlaneAvailable" for x in conditions):
                 up = {"type": "ControlPlaneAvailable", "status": "True", "reason": "Available",
-                      "lastTransitionTime": _now()}  # fmt: skip
+                      "message": "", "lastTransitionTime": _now()}  # fmt: skip
                 _status(self.management, CLUSTER, c, {
                     "conditions": [up], "initialization": {
                         "infrastructureProvisioned": True, "controlPlaneInitialized": True},
@@ -71,7 +71,7 @@ class ClusterApi:
                 continue
             self.seen_versions.append(version)
             available = {"type": "Available", "status": "True", "reason": "Available",
-                         "lastTransitionTime": _now()}  # fmt: skip
+                         "message": "", "lastTransitionTime": _now()}  # fmt: skip
             _status(self.management, KCP, kcp, {
                 "replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
                 "upToDateReplicas": replicas, "version": version,

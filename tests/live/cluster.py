@@ -221,6 +221,9 @@ def _start(cluster: Cluster, etcd: Path) -> None:
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             "--use-service-account-credentials=true",
             "--controllers=*,bootstrapsigner,tokencleaner",
+            # kwok renews the simulated nodes' leases; on a loaded 2-core machine a renewal can
+            # lag past the default grace period, and every pod would flap to NotReady.
+            "--node-monitor-grace-period=5m",
         ],
     )
     _spawn(

@@ -41,7 +41,7 @@ def dev(live_root: Path) -> Iterator[Deployed]:
 
 
 def _created(up: str) -> int:
-    m = re.search(r"(\d+) created", up)
+    m = re.search(r"Resources:\s*\n\s*\+ (\d+) created", up)
     return int(m.group(1)) if m else 0
 
 
