@@ -14,7 +14,7 @@ sum=$( (go version; cat engines/versions.env;
 bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl pulumi pulumi-language-python
   pulumi-language-python-exec pulumi-resource-kubernetes pulumi-resource-random kwok
   kwok-stages.yaml)
-have_all() { for b in "${bins[@]}"; do [[ -x $out/$b ]] || return 1; done; }
+have_all() { for b in "${bins[@]}"; do [[ -e $out/$b ]] || return 1; done; }
 if [[ -f $stamp && $(cat "$stamp") == "$sum" ]] && have_all; then
   echo "engines: up to date in $out"; exit 0
 fi
