@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tools import inputs
@@ -78,42 +79,34 @@ def test_no_test_or_tool_names_the_reference_tree_but_the_path_logic() -> None:
     assert offenders == []
 
 
+def _machine_debian_archive() -> dict[str, str]:
+    """The machine's own main Debian archive entry (the tests configure no source)."""
+    for entry in inputs.apt_entries(Path("/etc/apt")):
+        if inputs.DEBIAN_KEYRING in entry["signed-by"] and "-" not in entry["suite"]:
+            return entry
+    pytest.skip("this machine has no Debian archive among its apt sources")
+
+
 def test_the_apt_source_is_the_machines_debian_archive_with_only_the_suite_changed(
     tmp_path: Path,
 ) -> None:
-    d = tmp_path / "sources.list.d"
-    d.mkdir()
-    (d / "debian.sources").write_text(
-        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
-        "Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
-        "Components: main\n"
-    )
-    (d / "other.sources").write_text(
-        "Types: deb\nURIs: https://vendor.example/apt\nSuites: nodistro\nComponents: main\n"
-    )
-    (d / "old.list.disabled").write_text("deb http://elsewhere.example/debian sid main\n")
-    assert inputs.debian_source("trixie", tmp_path) == (
-        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-        "http://mirror.example/debian trixie main"
-    )
-    (d / "debian.sources").unlink()
+    archive = _machine_debian_archive()
+    expected = f"deb [signed-by={inputs.DEBIAN_KEYRING}] {archive['uri']} trixie main"
+    # deb822, as the machine has it (-updates and -security entries beside it are skipped).
+    shutil.copytree(Path("/etc/apt/sources.list.d"), tmp_path / "sources.list.d")
+    assert inputs.debian_source("trixie", tmp_path) == expected
+    # The same archive as a one-line entry in sources.list.
+    shutil.rmtree(tmp_path / "sources.list.d")
     (tmp_path / "sources.list").write_text(
-        "# comment\ndeb [arch=amd64] http://one.example/debian/ bookworm main contrib\n"
+        f"# comment\ndeb [arch=amd64] {archive['uri']} {archive['suite']} main contrib\n"
     )
-    assert inputs.debian_source("trixie", tmp_path).endswith(
-        " http://one.example/debian/ trixie main"
-    )
+    assert inputs.debian_source("trixie", tmp_path).endswith(f" {archive['uri']} trixie main")
 
 
 def test_without_a_debian_archive_the_tool_install_says_what_to_do(tmp_path: Path) -> None:
-    (tmp_path / "sources.list").write_text("deb http://archive.example/ubuntu noble main\n")
-    try:
+    (tmp_path / "sources.list").write_text("# no archive configured\n")
+    with pytest.raises(LookupError, match="PROMTOOL and AMTOOL"):
         inputs.debian_source("trixie", tmp_path)
-    except LookupError as exc:
-        assert "PROMTOOL and AMTOOL" in str(exc)
-    else:
-        raise AssertionError("an Ubuntu-only machine has no Debian archive")
 
 
 def test_ci_names_no_package_host_and_reads_the_apt_sources() -> None:
