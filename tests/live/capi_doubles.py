@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.live.doubles import patch_status
 from tests.live.kube import kubectl
 
 KCP = "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io"
@@ -28,15 +29,6 @@ BACKUP = "backups.velero.io"
 def _items(kubeconfig: Path, resource: str) -> list[dict[str, Any]]:
     done = kubectl(kubeconfig, "get", resource, "-A", "-o", "json", check=False)
     return list(json.loads(done.stdout).get("items", [])) if done.returncode == 0 else []
-
-
-def _status(kubeconfig: Path, resource: str, obj: dict[str, Any], status: dict[str, Any]) -> None:
-    """Through the status subresource where the CRD has one, else on the object."""
-    meta = obj["metadata"]
-    patch = ["patch", resource, meta["name"], "-n", meta["namespace"], "--type=merge"]
-    body = json.dumps({"status": status})
-    if kubectl(kubeconfig, *patch, "--subresource=status", "-p", body, check=False).returncode:
-        kubectl(kubeconfig, *patch, "-p", body, check=False)
 
 
 def _now() -> str:
@@ -57,7 +49,7 @@ class ClusterApi:
             if not any(x.get("type") == "ControlPlaneAvailable" for x in conditions):
                 up = {"type": "ControlPlaneAvailable", "status": "True", "reason": "Available",
                       "message": "", "lastTransitionTime": _now()}  # fmt: skip
-                _status(self.management, CLUSTER, c, {
+                patch_status(self.management, CLUSTER, c, {
                     "conditions": [up], "initialization": {
                         "infrastructureProvisioned": True, "controlPlaneInitialized": True},
                 })  # fmt: skip
@@ -72,7 +64,7 @@ class ClusterApi:
             self.seen_versions.append(version)
             available = {"type": "Available", "status": "True", "reason": "Available",
                          "message": "", "lastTransitionTime": _now()}  # fmt: skip
-            _status(self.management, KCP, kcp, {
+            patch_status(self.management, KCP, kcp, {
                 "replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
                 "upToDateReplicas": replicas, "version": version,
                 "versions": [{"version": version, "replicas": replicas}],
@@ -107,5 +99,7 @@ class Velero:
                 continue
             self.backups.append(backup["metadata"]["name"])
             phase = "Failed" if self.fail_backups else "Completed"
-            _status(self.workload, BACKUP, backup, {"phase": phase, "completionTimestamp": _now()})
+            patch_status(
+                self.workload, BACKUP, backup, {"phase": phase, "completionTimestamp": _now()}
+            )
         return False

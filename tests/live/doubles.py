@@ -131,18 +131,24 @@ def running(*steps: Callable[[], bool], period: float = 2.0) -> Iterator[None]:
         thread.join(timeout=30)
 
 
-def _ready(kubeconfig: Path, resource: str, obj: dict[str, Any], *types: str) -> None:
+def patch_status(kubeconfig: Path, resource: str, obj: dict[str, Any], status: Any) -> None:
+    """Through the status subresource where the CRD has one, else on the object."""
     meta = obj["metadata"]
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    conditions = [
-        {"type": t, "status": "True", "reason": t, "message": "live double",
-         "lastTransitionTime": now, "observedGeneration": meta.get("generation", 1)}
-        for t in types
-    ]  # fmt: skip
     patch = ["patch", resource, meta["name"], "-n", meta["namespace"], "--type=merge"]
-    body = json.dumps({"status": {"conditions": conditions}})
+    body = json.dumps({"status": status})
     if kubectl(kubeconfig, *patch, "--subresource=status", "-p", body, check=False).returncode:
         kubectl(kubeconfig, *patch, "-p", body, check=False)
+
+
+def _ready(kubeconfig: Path, resource: str, obj: dict[str, Any], *types: str) -> None:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    generation = obj["metadata"].get("generation", 1)
+    conditions = [
+        {"type": t, "status": "True", "reason": t, "message": "live double",
+         "lastTransitionTime": now, "observedGeneration": generation}
+        for t in types
+    ]  # fmt: skip
+    patch_status(kubeconfig, resource, obj, {"conditions": conditions})
 
 
 def cert_manager(kubeconfig: Path, pki: Path) -> Callable[[], bool]:

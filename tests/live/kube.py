@@ -32,6 +32,13 @@ def apply(kubeconfig: Path, *docs: dict[str, Any]) -> None:
     kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(docs))
 
 
+def server_dry_run(kubeconfig: Path, obj: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """`obj` created with `--dry-run=server`: the API server's whole admission judges it."""
+    return kubectl(
+        kubeconfig, "create", "--dry-run=server", "-f", "-", stdin=json.dumps(obj), check=False
+    )
+
+
 def get(kubeconfig: Path, *args: str) -> Any:
     return json.loads(kubectl(kubeconfig, "get", *args, "-o", "json").stdout)
 

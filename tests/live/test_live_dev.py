@@ -3,7 +3,6 @@ then what a user and a tenant see there, then `pulumi destroy`."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import pytest
 
 from tests.live.cluster import Cluster
 from tests.live.conftest import workload
-from tests.live.kube import can_i, get, kubectl
+from tests.live.kube import can_i, get, server_dry_run
 from tests.live.rendered import rendered_objects
 from tests.live.workspace import Workspace, workspace
 
@@ -76,15 +75,7 @@ def test_the_api_server_enforces_pod_security_in_tenant_namespaces(dev: Deployed
             ]
         },
     }
-    done = kubectl(
-        dev.cluster.kubeconfig,
-        "create",
-        "--dry-run=server",
-        "-f",
-        "-",
-        stdin=json.dumps(pod),
-        check=False,
-    )
+    done = server_dry_run(dev.cluster.kubeconfig, pod)
     assert done.returncode != 0 and "violates PodSecurity" in done.stderr, done.stderr
 
 
@@ -113,15 +104,7 @@ def test_the_api_server_refuses_a_gateway_api_crd_our_guard_does_not_admit(dev: 
             ],
         },
     }
-    done = kubectl(
-        dev.cluster.kubeconfig,
-        "create",
-        "--dry-run=server",
-        "-f",
-        "-",
-        stdin=json.dumps(crd),
-        check=False,
-    )
+    done = server_dry_run(dev.cluster.kubeconfig, crd)
     assert done.returncode != 0, "a standard-channel Gateway API CRD was admitted"
     assert "gateway-api-crd-guard" in done.stderr, done.stderr
 
