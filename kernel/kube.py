@@ -72,21 +72,20 @@ def local_chart(ref: ChartRef) -> str | None:
     if not root:
         return None
     path = Path(root) / ref.name
-    meta = path / "Chart.yaml"
-    found = _chart_version(meta) if meta.is_file() else None
+    meta = chart_meta(path) if (path / "Chart.yaml").is_file() else {}
+    found = str(meta.get("version", "no chart"))
     if found != ref.version:
         raise ValueError(
             f"{CHART_SOURCES_ENV}: {ref.name} {ref.version} is pinned, but {path} holds "
-            f"{found or 'no chart'}; run `make charts` or unset {CHART_SOURCES_ENV}"
+            f"{found}; run `make charts` or unset {CHART_SOURCES_ENV}"
         )
     return str(path)
 
 
-def _chart_version(meta: Path) -> str | None:
-    # Some Chart.yaml files start with `---` and end with an empty document.
-    doc: dict[str, Any] = next((d for d in yaml.safe_load_all(meta.read_text()) if d), {})
-    version = doc.get("version")
-    return str(version) if version is not None else None
+def chart_meta(chart_dir: Path) -> dict[str, Any]:
+    """A chart source's Chart.yaml. Some start with `---` and end with an empty document."""
+    docs = yaml.safe_load_all((chart_dir / "Chart.yaml").read_text())
+    return dict(next((d for d in docs if d), {}))
 
 
 # ---- NetworkPolicies --------------------------------------------------------------------

@@ -14,14 +14,12 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kernel.catalogue import CHARTS, ChartRef
+from kernel.kube import chart_meta
 from tools import inputs
 from tools.helm_render import ChartRenderError
 
@@ -73,11 +71,6 @@ GAPS: tuple[SourceGap, ...] = (
 
 def search_path() -> list[Path]:
     return inputs.chart_roots(ROOT)
-
-
-def chart_meta(chart_dir: Path) -> dict[str, Any]:
-    # Some Chart.yaml files start with `---` and end with an empty document.
-    return dict(next(d for d in yaml.safe_load_all((chart_dir / "Chart.yaml").read_text()) if d))
 
 
 def chart_version(chart_dir: Path) -> str:

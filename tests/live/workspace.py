@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kernel.catalogue import CHARTS
 from kernel.fixture import SWITCH
-from kernel.kube import CHART_SOURCES_ENV
+from kernel.kube import CHART_SOURCES_ENV, chart_meta
 from tests.live import engines
 from tools import chart_sources
 
@@ -85,7 +85,7 @@ def _chart_source(dest: Path, src: Path) -> None:
     its charts/ lacks, even one its condition turns off; the shared chart tree leaves out a
     few such (loki's minio, kyverno's openreports and reports-server), so each gets an empty
     stand-in chart (docs/guardrails.md, "What the live fixture cannot prove")."""
-    meta = chart_sources.chart_meta(src)
+    meta = chart_meta(src)
     present = {p.name for p in (src / "charts").iterdir()} if (src / "charts").is_dir() else set()
     missing = [d for d in meta.get("dependencies") or [] if d["name"] not in present]
     if not missing:
