@@ -295,7 +295,9 @@ class ObservabilityStack(pulumi.ComponentResource):
             RECEIVERS_SECRET,
             metadata={"name": RECEIVERS_SECRET, "namespace": namespace, "labels": kube.MANAGED_BY},
             type="Opaque",
-            string_data=pulumi.Output.secret(data) if data else {},
+            # No receivers: no stringData at all. An empty map is dropped from the provider's
+            # state, so every later preview would plan a replacement of the Secret.
+            string_data=pulumi.Output.secret(data) if data else None,
             opts=self._child,
         )
 

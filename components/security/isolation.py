@@ -16,10 +16,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.security.policies import TENANT_LABEL
 from kernel import kube, network
 from kernel.namespaces import GATEWAY, PLATFORM_NAMESPACES
 
-TENANT_LABEL = "k8s-platform/tenant"
 NS_KEY = "k8s:io.kubernetes.pod.namespace"
 NS_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{TENANT_LABEL}"
 
