@@ -275,6 +275,12 @@ def alias_urns(request: Any, urn: str) -> list[str]:
     return out
 
 
+def engine_urn(urn: str) -> str:
+    """`urn` as the engine writes it: the SDK's mock monitor puts the stack's own type at the
+    head of its direct children's chains, where the engine leaves it out."""
+    return urn.replace(f"::{ROOT_TYPE}$", "::")
+
+
 def _urn_parts(urn: str) -> tuple[str, str, str, str]:
     head, project, types, name = urn.split("::", 3)
     return head, project, types, name
@@ -286,6 +292,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Resource] = []
 
     def _record(self, request: Any, urn: str, *, read: bool = False) -> None:
+        urn = engine_urn(urn)
         obj = request.properties if read else request.object
         inputs = _normalise(rpc.deserialize_properties(obj))
         timeouts = getattr(request, "customTimeouts", None)
@@ -294,12 +301,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 type=request.type,
                 name=request.name,
                 urn=urn,
-                parent=request.parent,
+                parent=engine_urn(request.parent),
                 custom=True if read else bool(request.custom),
                 remote=False if read else bool(request.remote),
                 inputs=inputs,
                 provider=request.provider,
-                dependencies=[] if read else list(request.dependencies),
+                dependencies=[] if read else [engine_urn(d) for d in request.dependencies],
                 protect=False if read else bool(request.protect),
                 retain_on_delete=False if read else bool(request.retainOnDelete),
                 deleted_with="" if read else request.deletedWith,
