@@ -65,14 +65,13 @@ test: lint unit realjobs validate ## Everything CI runs: lint, tests, render, va
 engines: ## Build the real engines (API server, Pulumi CLI, providers, kwok) into build/engines/bin
 	engines/build.sh
 
-# A private network namespace: the fixture's API servers dial webhook and pod addresses
-# that exist nowhere; there they fail at once instead of leaving the machine.
-LIVE_NET := unshare --net sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -p no:xdist -m live -rs
-live: venv engines render ## The real Pulumi engine on loopback API servers: dev's up, checks and destroy
-	$(LIVE_NET) tests/live/test_live_dev.py'
+# The live suite runs in a private network namespace where it may (tests/live/netns.sh).
+LIVE := tests/live/netns.sh $(BIN)/python -m pytest -p no:xdist -m live -rs --durations=10
+live: venv engines render ## The real Pulumi engine on loopback API servers: dev, staging and prod up, checks, upgrade, destroy
+	$(LIVE) tests/live
 
-live-capi: venv engines render ## The same for staging and prod (Cluster API doubles on a management API server)
-	$(LIVE_NET) tests/live/test_live_capi.py'
+live-dev: venv engines render ## make live for dev alone
+	$(LIVE) tests/live/test_live_dev.py
 
 render: venv ## Render every stack offline into build/rendered/<stack> (YAML + footprint)
 	@# One process for every stack: the Helm library and the template parse cache are shared.

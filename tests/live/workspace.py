@@ -27,16 +27,21 @@ class Workspace:
     def pulumi(
         self, *args: str, check: bool = True, timeout: float = 900
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
-            cwd=self.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
         log = self.project.parent / "pulumi.log"
+        try:
+            done = subprocess.run(
+                ["pulumi", *args, "--non-interactive"],
+                cwd=self.project,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as e:
+            with log.open("a") as f:
+                f.write(f"$ pulumi {' '.join(args)} (timed out after {timeout} s)\n{e.output!r}\n")
+            raise
         with log.open("a") as f:
             f.write(f"$ pulumi {' '.join(args)}\n{done.stdout}\n{done.stderr}\n")
         if check and done.returncode != 0:
@@ -142,6 +147,9 @@ def workspace(
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "live-suite",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
+        # The file backend rewrites the whole state (20 MB for dev: the CRDs) after every
+        # step; the suite saves it once an operation ends (a crash fails the test anyway).
+        "PULUMI_SKIP_CHECKPOINTS": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
         "KUBECONFIG": str(kubeconfig),
