@@ -1,6 +1,6 @@
 """Contract: the subjects that can read Secrets in every namespace, in the full render
 (ours and every chart's) of each stack, are exactly the allowlist, each with its reason
-(tests/fixtures/secret_readers.yaml). tools/secret_readers.py says how the access is found:
+(tests/fixtures/secret_readers.yaml). verify/secret_readers.py says how the access is found:
 ClusterRoleBindings to ClusterRoles with get/list/watch on secrets, wildcards and
 aggregated ClusterRoles included."""
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tools.fullrender import FullRender, Rendered
-from tools.secret_readers import cluster_wide_readers, reads_secrets
+from verify.secret_readers import cluster_wide_readers, reads_secrets
 
 ALLOWLIST = Path(__file__).parent / "fixtures" / "secret_readers.yaml"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from components.control_plane import subnets
-from tools.flows.evaluator import External, Flow, Node, Pod, World, evaluate
 from tools.offline import Evaluation
+from verify.flows.evaluator import External, Flow, Node, Pod, World, evaluate
 
 CP = Node("cp", "10.0.64.10", runs_apiserver=True)
 W1, W2 = Node("w1", "10.0.128.10"), Node("w2", "10.0.192.10")

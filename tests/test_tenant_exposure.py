@@ -10,10 +10,10 @@ import pytest
 
 from kernel.loader import SettingsError
 from settings import load
-from tools.flows.contract import W1, W2, Contract, admits
-from tools.flows.evaluator import Flow, Pod, World, evaluate
 from tools.fullrender import FullRender
 from tools.offline import Evaluation, apply_overrides, stack_config
+from verify.flows.contract import W1, W2, Contract, admits
+from verify.flows.evaluator import Flow, Pod, World, evaluate
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"

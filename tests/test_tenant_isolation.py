@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tools.flows.contract import W1, Contract
-from tools.flows.evaluator import IMDS_FLOW_PORT, External, Flow, Pod, World, evaluate
 from tools.fullrender import FullRender
+from verify.flows.contract import W1, Contract
+from verify.flows.evaluator import IMDS_FLOW_PORT, External, Flow, Pod, World, evaluate
 
 WRITES = {"create", "update", "patch", "delete", "deletecollection", "*"}
 GUARDED = [

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.security.isolation import TENANT_LABEL
+from components.security.policies import TENANT_LABEL
 from kernel import data, kube
 
 OBJECT_COUNTS = {

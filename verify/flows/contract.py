@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from tools.flows.evaluator import (
+from tools.fullrender import FullRender
+from verify.flows.evaluator import (
     POLICY_KINDS,
     External,
     Flow,
@@ -27,7 +28,6 @@ from tools.flows.evaluator import (
     World,
     selects,
 )
-from tools.fullrender import FullRender
 
 TABLE = Path(__file__).with_name("flows.yaml")
 CP = Node("control-plane", "10.0.64.10", runs_apiserver=True)
