@@ -229,10 +229,13 @@ ALLOY_POD_SECURITY_CONTEXT: dict[str, Any] = {
 
 _READ = ["get", "list", "watch"]
 ALLOY_RULES: list[dict[str, Any]] = [
-    {"apiGroups": ["", "discovery.k8s.io"], "resources": ["endpoints", "endpointslices", "pods",
-                                                          "services"], "verbs": _READ},
+    {
+        "apiGroups": ["", "discovery.k8s.io"],
+        "resources": ["endpoints", "endpointslices", "pods", "services"],
+        "verbs": _READ,
+    },
     {"apiGroups": [""], "resources": ["pods", "pods/log", "namespaces", "events"], "verbs": _READ},
-]  # fmt: skip
+]
 
 
 def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str]) -> dict[str, Any]:
