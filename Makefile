@@ -83,7 +83,7 @@ snapshot: venv ## Record the dev and prod stacks' full render in tests/snapshots
 validate: validate-k8s validate-crs checkov yamllint ## Every offline validator on the rendered stacks
 
 validate-k8s: render ## kubernetes-validate --strict (our objects and the charts') for each stack's Kubernetes version
-	$(BIN)/python tools/validate_k8s.py $(addprefix $(RENDERED)/,$(STACKS))
+	$(BIN)/python -m verify.validate_k8s $(addprefix $(RENDERED)/,$(STACKS))
 
 $(CHECKOV_VENV)/bin/checkov:
 	$(PY) -m venv $(CHECKOV_VENV)
@@ -95,7 +95,7 @@ checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov on our objects and every 
 	@# checks see our NetworkPolicies); an unchanged render reuses its cached report.
 	$(BIN)/python tools/checkov_run.py --checkov $(CHECKOV_VENV)/bin/checkov \
 	  --cache build/checkov-cache $(addprefix $(RENDERED)/,$(STACKS))
-	$(BIN)/python tools/checkov_report.py --skips tools/checkov_skips.yaml \
+	$(BIN)/python -m verify.checkov_report --skips verify/checkov_skips.yaml \
 	  $(foreach s,$(STACKS),$(RENDERED)/$(s)/checkov.json --rendered $(RENDERED)/$(s))
 
 validate-crs: render ## Custom resources (ours and the charts') against the CRDs in CRDS_DIR plus the charts' own

@@ -138,9 +138,10 @@ def test_dead_mans_switch_gets_the_watchdog_at_the_documented_cadence(
     full_prod: FullRender,
 ) -> None:
     routes = [
-        r for r in rendered_config(full_prod)["route"]["routes"]
+        r
+        for r in rendered_config(full_prod)["route"]["routes"]
         if r["receiver"] == "deadmansswitch"
-    ]  # fmt: skip
+    ]
     assert len(routes) == 1, "prod has no dead man's switch route"
     r = routes[0]
     group, repeat = _seconds(r["group_interval"]), _seconds(r["repeat_interval"])

@@ -35,9 +35,10 @@ def _kcp_config(full: FullRender) -> tuple[dict[str, Any], dict[str, Any]]:
     assert path, "the API server has no --authentication-config: only the admin cert works"
     (file,) = [f for f in spec["files"] if f["path"] == path]
     mounted = [
-        v for v in api.get("extraVolumes") or []
+        v
+        for v in api.get("extraVolumes") or []
         if path.startswith(v["mountPath"] + "/") and v.get("readOnly")
-    ]  # fmt: skip
+    ]
     assert mounted, f"{path} is not mounted into the API server's static pod"
     assert not [k for k in flags if k.startswith("oidc-")], "legacy --oidc-* flags conflict"
     return yaml.safe_load(file["content"]), api
@@ -144,9 +145,10 @@ def test_the_cluster_autoscaler_holds_a_narrow_token_not_the_admin_cert(prod: Ev
     assert name != "prod-kubeconfig", "the autoscaler mounts CAPI's system:masters certificate"
     mgmt = prod.one("pulumi:providers:kubernetes", "prod-management").urn
     (secret,) = [
-        r for r in prod.of_type("kubernetes:core/v1:Secret")
+        r
+        for r in prod.of_type("kubernetes:core/v1:Secret")
         if r.inputs.get("metadata", {}).get("name") == name and r.provider_urn == mgmt
-    ]  # fmt: skip
+    ]
     kubeconfig = yaml.safe_load(_plain(secret.inputs["stringData"]["value"]))
     (user,) = kubeconfig["users"]
     assert set(user["user"]) == {"token"}, "a certificate or key in the autoscaler's kubeconfig"
@@ -160,13 +162,20 @@ def test_the_cluster_autoscaler_holds_a_narrow_token_not_the_admin_cert(prod: Ev
         rule
         for t in ("ClusterRoleBinding", "RoleBinding")
         for b in prod.of_type(f"kubernetes:rbac.authorization.k8s.io/v1:{t}")
-        if any(s["kind"] == "ServiceAccount" and s["name"] == "cluster-autoscaler"
-               for s in b.inputs["subjects"])
+        if any(
+            s["kind"] == "ServiceAccount" and s["name"] == "cluster-autoscaler"
+            for s in b.inputs["subjects"]
+        )
         for rule in roles[b.inputs["roleRef"]["name"]]
-    ]  # fmt: skip
+    ]
     assert rules, "the autoscaler's ServiceAccount is bound to nothing"
-    flat = [(g, res, v) for r in rules for g in r["apiGroups"] for res in r["resources"]
-            for v in r["verbs"]]  # fmt: skip
+    flat = [
+        (g, res, v)
+        for r in rules
+        for g in r["apiGroups"]
+        for res in r["resources"]
+        for v in r["verbs"]
+    ]
     assert ("", "nodes", "update") in flat and ("", "pods/eviction", "create") in flat
     assert not [f for f in flat if "*" in f], "wildcards"
     assert not [f for f in flat if f[1] == "secrets"], "Secrets"

@@ -1,4 +1,4 @@
-"""The flow contract (tools/flows): every flow the platform needs is allowed and every
+"""The flow contract (verify/flows): every flow the platform needs is allowed and every
 forbidden flow denied by the rendered policies, ours and the charts', under the CNI in use
 (Cilium in every stack), evaluated with semantics written from Cilium's documentation, in
 dev, staging and prod, and under both identities an API server call may carry."""
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tools.flows.contract import Contract
-from tools.flows.evaluator import APISERVER_CALL_IDENTITIES, World, evaluate
 from tools.fullrender import FullRender
+from verify.flows.contract import Contract
+from verify.flows.evaluator import APISERVER_CALL_IDENTITIES, World, evaluate
 
 
 @pytest.fixture(params=["dev", "staging", "prod"])

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tools.fullrender import FullRender
-from tools.monitoring_contract import (
+from verify.monitoring_contract import (
     Target,
     dashboard_exprs,
     rule_exprs,

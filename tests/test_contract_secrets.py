@@ -1,6 +1,6 @@
 """Contract: the subjects that can read Secrets in every namespace, in the full render
 (ours and every chart's) of each stack, are exactly the allowlist, each with its reason
-(tests/fixtures/secret_readers.yaml). tools/secret_readers.py says how the access is found:
+(tests/fixtures/secret_readers.yaml). verify/secret_readers.py says how the access is found:
 ClusterRoleBindings to ClusterRoles with get/list/watch on secrets, wildcards and
 aggregated ClusterRoles included."""
 
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tools.fullrender import FullRender, Rendered
-from tools.secret_readers import cluster_wide_readers, reads_secrets
+from verify.secret_readers import cluster_wide_readers, reads_secrets
 
 ALLOWLIST = Path(__file__).parent / "fixtures" / "secret_readers.yaml"
 
@@ -51,21 +51,34 @@ def test_loki_alloy_grafana_and_the_cilium_operator_read_no_secrets_anywhere(
     remote.kubernetes rule, Grafana's sidecar ClusterRole, Cilium's TLS secret sync."""
     for fr in renders:
         readers = cluster_wide_readers(fr)
-        for who in ("logging/loki", "logging/alloy", "monitoring/kps-grafana",
-                    "kube-system/cilium-operator"):  # fmt: skip
+        for who in (
+            "logging/loki",
+            "logging/alloy",
+            "monitoring/kps-grafana",
+            "kube-system/cilium-operator",
+        ):
             assert f"ServiceAccount {who}" not in readers, (fr.stack, readers)
-        grafana = [o for o in fr.workload() if o.kind in ("Role", "RoleBinding")
-                   and o.namespace == "monitoring" and "grafana" in o.name]  # fmt: skip
+        grafana = [
+            o
+            for o in fr.workload()
+            if o.kind in ("Role", "RoleBinding")
+            and o.namespace == "monitoring"
+            and "grafana" in o.name
+        ]
         roles = [o for o in fr.workload() if o.kind == "Role" and o.namespace == "monitoring"]
-        bound = {(o.doc.get("roleRef") or {}).get("name") for o in grafana
-                 if o.kind == "RoleBinding"}  # fmt: skip
+        bound = {
+            (o.doc.get("roleRef") or {}).get("name") for o in grafana if o.kind == "RoleBinding"
+        }
         assert bound, f"{fr.stack}: Grafana's sidecar has no RoleBinding"
         assert not any(reads_secrets(r.doc.get("rules") or []) for r in roles if r.name in bound)
 
 
 def _role(rules: list[dict[str, object]], name: str = "r", labels: dict[str, str] | None = None):
-    return Rendered("test", "workload", {"kind": "ClusterRole", "metadata": {
-        "name": name, "labels": labels or {}}, "rules": rules})  # fmt: skip
+    return Rendered(
+        "test",
+        "workload",
+        {"kind": "ClusterRole", "metadata": {"name": name, "labels": labels or {}}, "rules": rules},
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,15 +101,29 @@ def test_a_named_secret_or_another_group_is_not_cluster_wide_read() -> None:
 
 
 def test_an_aggregated_clusterrole_reads_what_its_parts_read() -> None:
-    part = _role([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["watch"]}], "part",
-                 {"agg": "yes"})  # fmt: skip
+    part = _role(
+        [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["watch"]}], "part", {"agg": "yes"}
+    )
     selectors = [{"matchLabels": {"agg": "yes"}}]
-    parent = Rendered("test", "workload", {
-        "kind": "ClusterRole", "metadata": {"name": "parent"}, "rules": [],
-        "aggregationRule": {"clusterRoleSelectors": selectors}})  # fmt: skip
-    binding = Rendered("test", "workload", {
-        "kind": "ClusterRoleBinding", "metadata": {"name": "b"},
-        "roleRef": {"kind": "ClusterRole", "name": "parent"},
-        "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}]})  # fmt: skip
+    parent = Rendered(
+        "test",
+        "workload",
+        {
+            "kind": "ClusterRole",
+            "metadata": {"name": "parent"},
+            "rules": [],
+            "aggregationRule": {"clusterRoleSelectors": selectors},
+        },
+    )
+    binding = Rendered(
+        "test",
+        "workload",
+        {
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "b"},
+            "roleRef": {"kind": "ClusterRole", "name": "parent"},
+            "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}],
+        },
+    )
     fr = FullRender("t", "v1.34.0", (part, parent, binding), (), ())
     assert cluster_wide_readers(fr) == {"ServiceAccount ns/sa": "b -> parent"}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.control_plane import capi_infra
 from components.control_plane import capi_objects as capi
 from kernel.catalogue import CHARTS
 from settings import SettingsError, load
@@ -257,7 +258,7 @@ def test_deletion_goes_through_the_cluster_object(prod: Evaluation) -> None:
 
 def test_machine_template_name_changes_when_its_spec_changes(prod: Evaluation) -> None:
     def spec(instance_type: str) -> dict[str, Any]:
-        return capi.aws_machine_template_spec(
+        return capi_infra.aws_machine_template_spec(
             instance_type=instance_type,
             profile="nodes.cluster-api-provider-aws.sigs.k8s.io",
             ssh_key_name="prod-ssh",

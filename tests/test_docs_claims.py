@@ -74,7 +74,7 @@ def test_every_policy_pack_config_the_docs_and_workflows_name_exists() -> None:
 
 
 def test_the_global_checkov_waivers_are_the_ones_the_docs_list() -> None:
-    skips = yaml.safe_load((ROOT / "tools" / "checkov_skips.yaml").read_text())
+    skips = yaml.safe_load((ROOT / "verify" / "checkov_skips.yaml").read_text())
     everywhere = {c for c, entries in skips.items() if any(e["objects"] == ["*"] for e in entries)}
     text = DOCS["docs/guardrails.md"]
     assert "No global skips" not in text

@@ -29,8 +29,12 @@ RANGE = ((1, 32), (1, 35))
 
 
 class FakeHost:
-    def __init__(self, outputs: dict[str, tuple[int, str]], daemon: tuple[int, str] = DAEMON,
-                 server: tuple[int, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        outputs: dict[str, tuple[int, str]],
+        daemon: tuple[int, str] = DAEMON,
+        server: tuple[int, str] | None = None,
+    ) -> None:
         self.outputs, self.daemon, self.server = outputs, daemon, server
 
     def which(self, name: str) -> str | None:
@@ -45,10 +49,17 @@ class FakeHost:
         return self.outputs[cmd[0]]
 
 
-def failures(host: FakeHost, stack: str = "dev", python: tuple[int, ...] = (3, 11, 9),
-             management: tuple[str, doctor.MinorRange] | None = None) -> list[str]:  # fmt: skip
-    return [line for ok, line in doctor.diagnose(stack, host.which, host.run, python, management)
-            if not ok]  # fmt: skip
+def failures(
+    host: FakeHost,
+    stack: str = "dev",
+    python: tuple[int, ...] = (3, 11, 9),
+    management: tuple[str, doctor.MinorRange] | None = None,
+) -> list[str]:
+    return [
+        line
+        for ok, line in doctor.diagnose(stack, host.which, host.run, python, management)
+        if not ok
+    ]
 
 
 @pytest.mark.parametrize(
@@ -126,8 +137,10 @@ def test_prod_needs_clusterctl_clusterawsadm_and_the_management_cluster() -> Non
     host = FakeHost({k: v for k, v in OUTPUTS.items() if not k.startswith("cluster")})
     lines = failures(host, "prod")
     assert [line.split(":")[1].split()[0] for line in lines] == [
-        "clusterctl", "clusterawsadm", "--mgmt-context"
-    ]  # fmt: skip
+        "clusterctl",
+        "clusterawsadm",
+        "--mgmt-context",
+    ]
 
 
 def test_the_management_cluster_minor_is_read_from_kubectl_version() -> None:
@@ -138,8 +151,9 @@ def test_the_management_cluster_minor_is_read_from_kubectl_version() -> None:
 
 def test_a_management_cluster_outside_the_range_is_refused() -> None:
     recorded = (FIXTURES / "kubectl-version.json").read_text()
-    (line,) = failures(FakeHost(OUTPUTS, server=(0, recorded)), "prod",
-                       management=("mgmt", ((1, 34), (1, 35))))  # fmt: skip
+    (line,) = failures(
+        FakeHost(OUTPUTS, server=(0, recorded)), "prod", management=("mgmt", ((1, 34), (1, 35)))
+    )
     assert line == "unsupported: management cluster mgmt runs Kubernetes 1.33, outside 1.34-1.35"
 
 
@@ -153,8 +167,9 @@ def test_a_malformed_range_is_a_usage_error() -> None:
         doctor.main(["--stack", "prod", "--mgmt-context", "m", "--mgmt-minor", "1.32"])
 
 
-def test_exit_code_and_stderr_lines(capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_exit_code_and_stderr_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     host = FakeHost({"docker": OUTPUTS["docker"]})
     monkeypatch.setattr("shutil.which", host.which)
     monkeypatch.setattr(doctor, "_run", host.run)

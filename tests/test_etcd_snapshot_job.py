@@ -77,8 +77,11 @@ def happy(
 def test_the_snapshot_is_a_valid_etcd_snapshot(happy: HappyRun, bins: dict[str, Path]) -> None:
     out = subprocess.run(
         [str(bins["etcdutl"]), "snapshot", "status", str(happy.snapshot), "-w", "json"],
-        capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     status = json.loads(out.stdout)
     assert status["totalKey"] >= len(SEED)
     assert status["hash"] != 0
@@ -120,17 +123,30 @@ def test_a_restore_brings_the_keys_back(
     data = tmp_path / "restored"
     subprocess.run(
         [
-            str(bins["etcdutl"]), "snapshot", "restore", str(happy.snapshot),
-            f"--data-dir={data}", "--name=restored",
+            str(bins["etcdutl"]),
+            "snapshot",
+            "restore",
+            str(happy.snapshot),
+            f"--data-dir={data}",
+            "--name=restored",
             f"--initial-cluster=restored=http://127.0.0.1:{peer}",
             f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
         ],
-        capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     server = etcd.start(
-        bins["etcd"], bins["etcdctl"], data, node.path(PKI_DIR), name="restored",
-        client_port=client, peer_port=peer, log=tmp_path / "etcd.log",
-    )  # fmt: skip
+        bins["etcd"],
+        bins["etcdctl"],
+        data,
+        node.path(PKI_DIR),
+        name="restored",
+        client_port=client,
+        peer_port=peer,
+        log=tmp_path / "etcd.log",
+    )
     try:
         got = server.ctl("get", "/registry/", "--prefix", "-w", "json")
         kvs = json.loads(got.stdout)["kvs"]

@@ -137,7 +137,7 @@ def test_render_writes_objects_charts_and_redacts_secret_paths(
 def test_checkov_report_fails_on_failed_checks_and_on_silently_skipped_objects(
     tmp_path: Path,
 ) -> None:
-    from tools import checkov_report
+    from verify import checkov_report
 
     failed = {
         "check_id": "CKV_K8S_16",
@@ -160,7 +160,7 @@ def test_checkov_report_fails_on_failed_checks_and_on_silently_skipped_objects(
 def test_checkov_skips_need_a_reason_waive_by_object_glob_and_go_stale(tmp_path: Path) -> None:
     import json
 
-    from tools import checkov_report
+    from verify import checkov_report
 
     failed = {
         "check_id": "CKV_K8S_16",

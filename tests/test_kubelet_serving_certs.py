@@ -40,10 +40,11 @@ def _approvers(full: FullRender) -> list[tuple[Rendered, dict[str, Any]]]:
 
     def can_approve(rules: list[dict[str, Any]]) -> bool:
         signer = any(
-            "approve" in r.get("verbs", []) and "signers" in r.get("resources", [])
+            "approve" in r.get("verbs", [])
+            and "signers" in r.get("resources", [])
             and SIGNER in (r.get("resourceNames") or [SIGNER])
             for r in rules
-        )  # fmt: skip
+        )
         approval = any(
             "update" in r.get("verbs", [])
             and "certificatesigningrequests/approval" in r.get("resources", [])

@@ -25,11 +25,12 @@ def _grants(
     rules: Iterable[dict[str, Any]], verb: str, group: str, resource: str, name: str
 ) -> bool:
     return any(
-        verb in r.get("verbs", []) and group in r.get("apiGroups", [])
+        verb in r.get("verbs", [])
+        and group in r.get("apiGroups", [])
         and resource in r.get("resources", [])
         and (not r.get("resourceNames") or name in r["resourceNames"])
         for r in rules
-    )  # fmt: skip
+    )
 
 
 def _cluster_role_rules(full: FullRender, name: str) -> list[dict[str, Any]]:
@@ -53,10 +54,11 @@ def _subject_rules(full: FullRender, namespace: str, sa: str) -> list[dict[str, 
     roles = {(r.namespace, r.name): r.doc.get("rules") or [] for r in full.of_kind("Role")}
     for b in full.of_kind("RoleBinding", "ClusterRoleBinding"):
         if not any(
-            s.get("kind") == "ServiceAccount" and s.get("name") == sa
+            s.get("kind") == "ServiceAccount"
+            and s.get("name") == sa
             and (s.get("namespace") or b.namespace) == namespace
             for s in b.doc.get("subjects") or []
-        ):  # fmt: skip
+        ):
             continue
         ref = b.doc["roleRef"]
         if ref["kind"] == "ClusterRole":
@@ -83,9 +85,12 @@ def test_kyverno_deletes_its_own_webhooks_on_destroy(full: FullRender, name: str
     assert "--autoDeleteWebhooks=true" in container.get("args", []), (
         f"{full.stack}: {dep.ref} leaves its webhook configurations behind after destroy"
     )
-    assert not [h.ref for h in full.hooks if h.source == "kyverno" and "delete" in str(
-        h.doc["metadata"].get("annotations", {}).get("helm.sh/hook", ""))
-    ], "a pre-delete hook is rendered; Chart v4 would never run it"  # fmt: skip
+    assert not [
+        h.ref
+        for h in full.hooks
+        if h.source == "kyverno"
+        and "delete" in str(h.doc["metadata"].get("annotations", {}).get("helm.sh/hook", ""))
+    ], "a pre-delete hook is rendered; Chart v4 would never run it"
 
     # Foreground deletion would stop the pods before they could clean up.
     policy = (dep.doc["metadata"].get("annotations") or {}).get(

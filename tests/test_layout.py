@@ -120,6 +120,34 @@ def test_the_kernel_imports_no_component_and_no_settings_root(graph: dict[str, s
     assert "kernel" not in sys.stdlib_module_names
 
 
+# What ships: the program (__main__.py, settings.py, components/, kernel/) and its policy pack.
+SHIPPED = ("__main__", "settings", "components", "kernel", "policy")
+
+
+def test_what_ships_never_imports_the_verification_engines() -> None:
+    """verify/ judges renders for the tests and `make validate`; the program and the policy
+    pack must run without it, so none of their modules reaches it at any import depth
+    (through tools/ too)."""
+    roots = ("components", "kernel", "policy", "tools", "verify")
+    files = [*(p for r in roots for p in (ROOT / r).rglob("*.py"))]
+    paths = {_module(p): p for p in [*files, ROOT / "settings.py", ROOT / "__main__.py"]}
+    known = set(paths)
+    shipped = [m for m in paths if m.split(".")[0] in SHIPPED]
+    assert sum(m.startswith("policy.") for m in shipped) >= 3, "walked no policy module"
+    assert "verify.flows.contract" in known, "the verification package moved: update SHIPPED"
+    via: dict[str, str] = {m: m for m in shipped}
+    queue = list(shipped)
+    while queue:
+        module = queue.pop()
+        for target in _imports(paths[module], known):
+            if target not in via:
+                via[target] = f"{via[module]} -> {target}"
+                queue.append(target)
+    bad = [chain for target, chain in via.items() if target.split(".")[0] == "verify"]
+    assert not bad, bad
+    assert "tools.offline" in via, "followed no import into tools/"
+
+
 def test_source_files_and_functions_stay_short() -> None:
     too_long = []
     for path in _sources():

@@ -21,8 +21,10 @@ KIND = Path(__file__).parents[1] / "kind" / "dev-cluster.yaml"
 
 def _requests(containers: list[dict[str, Any]]) -> tuple[int, int]:
     reqs = [((c.get("resources") or {}).get("requests") or {}) for c in containers]
-    return (sum(footprint.cpu_millis(r.get("cpu", 0)) for r in reqs),
-            sum(footprint.memory_bytes(r.get("memory", 0)) for r in reqs))  # fmt: skip
+    return (
+        sum(footprint.cpu_millis(r.get("cpu", 0)) for r in reqs),
+        sum(footprint.memory_bytes(r.get("memory", 0)) for r in reqs),
+    )
 
 
 def dev_requests(full: FullRender, dev: Evaluation, nodes: int) -> tuple[int, int]:

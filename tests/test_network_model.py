@@ -9,22 +9,31 @@ from typing import Any
 import pytest
 
 from components.control_plane import subnets
-from tools.flows.evaluator import External, Flow, Node, Pod, World, evaluate
 from tools.offline import Evaluation
+from verify.flows.evaluator import External, Flow, Node, Pod, World, evaluate
 
 CP = Node("cp", "10.0.64.10", runs_apiserver=True)
 W1, W2 = Node("w1", "10.0.128.10"), Node("w2", "10.0.192.10")
 NS = {n: {"kubernetes.io/metadata.name": n} for n in ("cert-manager", "kube-system")}
 CM = Pod("cert-manager", (("app", "cm"),), W1, "192.168.1.5")
-DENY_ALL = {"kind": "NetworkPolicy", "metadata": {"name": "d", "namespace": "cert-manager"},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}  # fmt: skip
+DENY_ALL = {
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "d", "namespace": "cert-manager"},
+    "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+}
 
 
 def _np_egress(peer: dict[str, Any], port: int) -> dict[str, Any]:
-    spec = {"podSelector": {}, "policyTypes": ["Egress"],
-            "egress": [{"to": [peer], "ports": [{"protocol": "TCP", "port": port}]}]}  # fmt: skip
-    return {"kind": "NetworkPolicy", "metadata": {"name": "a", "namespace": "cert-manager"},
-            "spec": spec}  # fmt: skip
+    spec = {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": [peer], "ports": [{"protocol": "TCP", "port": port}]}],
+    }
+    return {
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "a", "namespace": "cert-manager"},
+        "spec": spec,
+    }
 
 
 def test_an_ipblock_selects_nodes_under_the_kubernetes_spec_but_not_under_cilium() -> None:
@@ -39,8 +48,11 @@ def test_an_ipblock_selects_nodes_under_the_kubernetes_spec_but_not_under_cilium
 
 def test_the_kube_apiserver_entity_matches_the_api_server_node_only() -> None:
     spec = {"endpointSelector": {}, "egress": [{"toEntities": ["kube-apiserver"]}]}
-    cnp = {"kind": "CiliumNetworkPolicy", "metadata": {"name": "c", "namespace": "cert-manager"},
-           "spec": spec}  # fmt: skip
+    cnp = {
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "c", "namespace": "cert-manager"},
+        "spec": spec,
+    }
     world = World(NS, [DENY_ALL, cnp])
     assert evaluate(Flow(CM, CP, 6443), world, "cilium")[0]
     assert not evaluate(Flow(CM, W2, 10250), world, "cilium")[0]
@@ -82,9 +94,13 @@ def test_the_aws_cluster_states_its_subnets_and_opens_ciliums_ports(prod: Evalua
     spec = prod.one("kubernetes:infrastructure.cluster.x-k8s.io/v1beta2:AWSCluster").inputs["spec"]
     net = spec["network"]
     assert {s["cidrBlock"] for s in net["subnets"]} == {
-        "10.0.64.0/18", "10.0.128.0/18", "10.0.192.0/18",
-        "10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20",
-    }  # fmt: skip
+        "10.0.64.0/18",
+        "10.0.128.0/18",
+        "10.0.192.0/18",
+        "10.0.0.0/20",
+        "10.0.16.0/20",
+        "10.0.32.0/20",
+    }
     rules = {(r["protocol"], r["fromPort"]) for r in net["cni"]["cniIngressRules"]}
     # system_requirements.rst "Firewall Rules": VXLAN, health, ICMP echo.
     assert {("udp", 8472), ("tcp", 4240), ("icmp", 8)} <= rules
@@ -98,9 +114,11 @@ def test_the_aws_cluster_states_its_subnets_and_opens_ciliums_ports(prod: Evalua
 
 @pytest.mark.parametrize(
     "cni",
-    [{"name": "other", "install": True, "nodeCidrs": ["172.18.0.0/16"]},
-     {"name": "other", "install": False}],
-)  # fmt: skip
+    [
+        {"name": "other", "install": True, "nodeCidrs": ["172.18.0.0/16"]},
+        {"name": "other", "install": False},
+    ],
+)
 def test_a_cni_the_program_cannot_enforce_is_refused(cni: dict[str, Any]) -> None:
     from settings import SettingsError, load
     from tools.offline import apply_overrides, stack_config

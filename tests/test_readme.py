@@ -21,8 +21,14 @@ from tools.offline import (
 
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
-FORBIDDEN = ("not run here", "in this environment", "verified here", "could not pull",
-             "/work/", "/tmp/")  # fmt: skip
+FORBIDDEN = (
+    "not run here",
+    "in this environment",
+    "verified here",
+    "could not pull",
+    "/work/",
+    "/tmp/",
+)
 
 
 def test_the_config_reference_is_generated_from_the_current_settings() -> None:
@@ -75,18 +81,28 @@ def test_the_readme_error_example_is_what_the_settings_code_prints() -> None:
 
 def test_the_readme_laptop_budget_is_the_dev_footprint(dev: Evaluation) -> None:
     fp = dev.outputs["footprint"]
-    line = (f"footprint (dev, DaemonSets x {fp['nodesAssumed']} nodes): "
-            f"requests cpu={fp['cpu']} memory={fp['memory']}")  # fmt: skip
+    line = (
+        f"footprint (dev, DaemonSets x {fp['nodesAssumed']} nodes): "
+        f"requests cpu={fp['cpu']} memory={fp['memory']}"
+    )
     assert line in README.read_text()
 
 
 def test_the_readme_is_a_five_minute_read_with_its_sections() -> None:
     text = README.read_text()
     assert len(text.splitlines()) <= 220
-    for section in ("## Prerequisites", "## Two commands", "## Troubleshooting",
-                    "## State backends", "## Status", "## Supported versions",
-                    "## Cost of prod", "## Dependencies", "## Chart catalogue",
-                    "## Stack outputs"):  # fmt: skip
+    for section in (
+        "## Prerequisites",
+        "## Two commands",
+        "## Troubleshooting",
+        "## State backends",
+        "## Status",
+        "## Supported versions",
+        "## Cost of prod",
+        "## Dependencies",
+        "## Chart catalogue",
+        "## Stack outputs",
+    ):
         assert section in text, section
     assert "<!-- supported-versions:begin -->" in text
     assert "<!-- supported-versions:end -->" in text

@@ -29,10 +29,19 @@ def test_the_snapshot_holds_every_resource_with_its_options_and_the_outputs(curr
     assert set(doc) == {"dev", "prod"}
     for stack in doc.values():
         assert len(stack["resources"]) > 100
-        assert {"type", "name", "parent", "provider", "protect", "retainOnDelete", "deletedWith",
-                "deleteTimeout", "ignoreChanges", "dependencies", "inputs"} <= set(
-            stack["resources"][0]
-        )  # fmt: skip
+        assert {
+            "type",
+            "name",
+            "parent",
+            "provider",
+            "protect",
+            "retainOnDelete",
+            "deletedWith",
+            "deleteTimeout",
+            "ignoreChanges",
+            "dependencies",
+            "inputs",
+        } <= set(stack["resources"][0])
         assert "clusterName" in stack["outputs"]
     assert any(r["protect"] for r in doc["prod"]["resources"])
     assert str(ROOT) not in current, "the snapshot must not name the checkout's path"

@@ -17,8 +17,15 @@ from tests.e2e import checks, pods
 from tests.e2e.checks import Outcome, Probe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "e2e"
-PLATFORM = ("cert-manager", "kyverno", "velero", "monitoring", "logging", "node-exporter",
-            "kube-system")  # fmt: skip
+PLATFORM = (
+    "cert-manager",
+    "kyverno",
+    "velero",
+    "monitoring",
+    "logging",
+    "node-exporter",
+    "kube-system",
+)
 RUN = "smoke-0a1b2c3d"
 
 
@@ -52,8 +59,9 @@ def test_no_workloads_at_all_is_a_failure() -> None:
 
 
 def test_workloads_outside_the_platform_namespaces_do_not_count_as_walked() -> None:
-    tenant_only = [i for i in load("workloads-ready.json")["items"]
-                   if i["metadata"]["namespace"] == "demo"]  # fmt: skip
+    tenant_only = [
+        i for i in load("workloads-ready.json")["items"] if i["metadata"]["namespace"] == "demo"
+    ]
     assert checks.unready_workloads(tenant_only, PLATFORM)
 
 
@@ -197,9 +205,9 @@ def test_the_port_forward_line_gives_the_local_port() -> None:
 # -- the suite's own pods are admissible in a tenant namespace ------------------------------
 
 
-@pytest.mark.parametrize("manifest", [
-    pods.logger("p", "demo", RUN, RUN), pods.listener("l", "demo", RUN)
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "manifest", [pods.logger("p", "demo", RUN, RUN), pods.listener("l", "demo", RUN)]
+)
 def test_smoke_pods_meet_restricted_pod_security_and_the_tenant_policies(
     manifest: dict[str, Any],
 ) -> None:

@@ -10,10 +10,10 @@ import pytest
 
 from kernel.loader import SettingsError
 from settings import load
-from tools.flows.contract import W1, W2, Contract, admits
-from tools.flows.evaluator import Flow, Pod, World, evaluate
 from tools.fullrender import FullRender
 from tools.offline import Evaluation, apply_overrides, stack_config
+from verify.flows.contract import W1, W2, Contract, admits
+from verify.flows.evaluator import Flow, Pod, World, evaluate
 
 GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
@@ -31,27 +31,54 @@ def _tenants(*expose: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("overrides", "key", "says"),
     [
-        (_tenants({"hostnames": ["Shop_1.example.com"]}),
-         "security.tenants[0].expose.hostnames[0]", "a DNS name"),
-        (_tenants({"hostnames": ["*.example.com"]}),
-         "security.tenants[0].expose.hostnames[0]", "a DNS name"),
-        (_tenants({"hostnames": ["shop"]}),
-         "security.tenants[0].expose.hostnames[0]", "full DNS name such as shop.k8s-platform"),
-        (_tenants({"hostnames": ["grafana.k8s-platform.localhost"]}),
-         "security.tenants[0].expose.hostnames[0]", "already used by edge.hostnames.grafana"),
-        (_tenants({"hostnames": ["a.example.com"]}, {"hostnames": ["a.example.com"]}),
-         "security.tenants[1].expose.hostnames[0]", "belongs to one tenant"),
+        (
+            _tenants({"hostnames": ["Shop_1.example.com"]}),
+            "security.tenants[0].expose.hostnames[0]",
+            "a DNS name",
+        ),
+        (
+            _tenants({"hostnames": ["*.example.com"]}),
+            "security.tenants[0].expose.hostnames[0]",
+            "a DNS name",
+        ),
+        (
+            _tenants({"hostnames": ["shop"]}),
+            "security.tenants[0].expose.hostnames[0]",
+            "full DNS name such as shop.k8s-platform",
+        ),
+        (
+            _tenants({"hostnames": ["grafana.k8s-platform.localhost"]}),
+            "security.tenants[0].expose.hostnames[0]",
+            "already used by edge.hostnames.grafana",
+        ),
+        (
+            _tenants({"hostnames": ["a.example.com"]}, {"hostnames": ["a.example.com"]}),
+            "security.tenants[1].expose.hostnames[0]",
+            "belongs to one tenant",
+        ),
         (_tenants({"port": 8080}), "security.tenants[0].expose.hostnames", "required"),
-        (_tenants({"hostnames": ["a.example.com"], "port": 0}),
-         "security.tenants[0].expose.port", "range"),
-        (_tenants({"hostnames": ["a.example.com"], "path": "/"}),
-         "security.tenants[0].expose.path", "unknown key"),
-        ({**_tenants({"hostnames": ["a.example.com"]}), "edge.enabled": False},
-         "security.tenants[0].expose.hostnames", "set edge.enabled: true"),
-        (_tenants({"hostnames": [f"h{i}.example.com" for i in range(63)]}),
-         "security.tenants[0].expose.hostnames", "at most 62 tenant hostnames"),
+        (
+            _tenants({"hostnames": ["a.example.com"], "port": 0}),
+            "security.tenants[0].expose.port",
+            "range",
+        ),
+        (
+            _tenants({"hostnames": ["a.example.com"], "path": "/"}),
+            "security.tenants[0].expose.path",
+            "unknown key",
+        ),
+        (
+            {**_tenants({"hostnames": ["a.example.com"]}), "edge.enabled": False},
+            "security.tenants[0].expose.hostnames",
+            "set edge.enabled: true",
+        ),
+        (
+            _tenants({"hostnames": [f"h{i}.example.com" for i in range(63)]}),
+            "security.tenants[0].expose.hostnames",
+            "at most 62 tenant hostnames",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_exposure_names_its_key_the_value_and_what_is_allowed(
     overrides: dict[str, Any], key: str, says: str
 ) -> None:
@@ -85,8 +112,11 @@ def test_the_gateway_admits_routes_only_from_published_tenants(prod: Evaluation)
 
 def _open(namespace: str, direction: str) -> dict[str, Any]:
     spec = {"podSelector": {}, "policyTypes": [direction], direction.lower(): [{}]}
-    return {"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": namespace},
-            "spec": spec}  # fmt: skip
+    return {
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "open", "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def test_a_tenant_the_gateway_does_not_admit_stays_closed_whatever_allows_exist(

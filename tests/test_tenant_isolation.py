@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tools.flows.contract import W1, Contract
-from tools.flows.evaluator import IMDS_FLOW_PORT, External, Flow, Pod, World, evaluate
 from tools.fullrender import FullRender
+from verify.flows.contract import W1, Contract
+from verify.flows.evaluator import IMDS_FLOW_PORT, External, Flow, Pod, World, evaluate
 
 WRITES = {"create", "update", "patch", "delete", "deletecollection", "*"}
 GUARDED = [
@@ -21,15 +21,27 @@ GUARDED = [
 # Built-in roles (kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go):
 # `edit` and `admin` aggregate system:aggregate-to-edit, which writes networkpolicies.
 BUILTIN: dict[str, list[dict[str, Any]]] = {
-    "edit": [{"apiGroups": ["networking.k8s.io", "extensions"], "resources": ["networkpolicies"],
-              "verbs": ["create", "delete", "deletecollection", "patch", "update"]}],
-    "admin": [{"apiGroups": ["networking.k8s.io", "extensions"], "resources": ["networkpolicies"],
-               "verbs": ["create", "delete", "deletecollection", "patch", "update"]}],
+    "edit": [
+        {
+            "apiGroups": ["networking.k8s.io", "extensions"],
+            "resources": ["networkpolicies"],
+            "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+        }
+    ],
+    "admin": [
+        {
+            "apiGroups": ["networking.k8s.io", "extensions"],
+            "resources": ["networkpolicies"],
+            "verbs": ["create", "delete", "deletecollection", "patch", "update"],
+        }
+    ],
     "cluster-admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
     "view": [],
-}  # fmt: skip
-AGGREGATE = {"edit": "rbac.authorization.k8s.io/aggregate-to-edit",
-             "admin": "rbac.authorization.k8s.io/aggregate-to-admin"}  # fmt: skip
+}
+AGGREGATE = {
+    "edit": "rbac.authorization.k8s.io/aggregate-to-edit",
+    "admin": "rbac.authorization.k8s.io/aggregate-to-admin",
+}
 
 
 def _rules(name: str, roles: Mapping[str, Mapping[str, Any]], seen: set[str]) -> list[Any]:
@@ -45,7 +57,7 @@ def _rules(name: str, roles: Mapping[str, Mapping[str, Any]], seen: set[str]) ->
         for s in ((role or {}).get("aggregationRule") or {}).get("clusterRoleSelectors") or []
     ]
     if name in AGGREGATE:
-        selectors.append({AGGREGATE[name]: "true"})  # fmt: skip
+        selectors.append({AGGREGATE[name]: "true"})
     for other, doc in roles.items():
         labels = (doc.get("metadata") or {}).get("labels") or {}
         if any(sel and all(labels.get(k) == v for k, v in sel.items()) for sel in selectors):
@@ -75,8 +87,9 @@ def developer_writes(full: FullRender, groups: set[str]) -> list[str]:
             rules = list(ns_roles.get((b.namespace, ref["name"]), {}).get("rules") or [])
         else:
             rules = _rules(ref["name"], roles, set())
-        found += [f"{b.ref} -> {ref['name']}: {g}/{r}" for g, r in GUARDED
-                  if _grants_write(rules, g, r)]  # fmt: skip
+        found += [
+            f"{b.ref} -> {ref['name']}: {g}/{r}" for g, r in GUARDED if _grants_write(rules, g, r)
+        ]
     return found
 
 
@@ -86,8 +99,11 @@ def _developer_groups(full: FullRender) -> set[str]:
 
 def test_tenant_developers_cannot_write_network_or_cilium_policies(full: FullRender) -> None:
     groups = _developer_groups(full)
-    bound = [b for b in full.of_kind("RoleBinding")
-             if groups & {s.get("name") for s in b.doc.get("subjects") or []}]  # fmt: skip
+    bound = [
+        b
+        for b in full.of_kind("RoleBinding")
+        if groups & {s.get("name") for s in b.doc.get("subjects") or []}
+    ]
     assert bound, "no developer binding in the render: the check would walk nothing"
     assert developer_writes(full, groups) == []
 
@@ -100,9 +116,12 @@ def test_the_rbac_check_sees_the_builtin_edit_role_and_its_aggregated_chart_role
 
     from tools.fullrender import Rendered
 
-    binding = {"kind": "RoleBinding", "metadata": {"name": "x", "namespace": "demo"},
-               "roleRef": {"kind": "ClusterRole", "name": "edit"},
-               "subjects": [{"kind": "Group", "name": "developers"}]}  # fmt: skip
+    binding = {
+        "kind": "RoleBinding",
+        "metadata": {"name": "x", "namespace": "demo"},
+        "roleRef": {"kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "Group", "name": "developers"}],
+    }
     with_edit = replace(
         full_dev, objects=(*full_dev.objects, Rendered("test", "workload", binding))
     )
@@ -118,10 +137,16 @@ def test_the_baseline_survives_an_allow_all_the_tenant_adds(
     c = Contract(full_dev)
     w = c.world()
     open_all = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
-    allow_all = {"kind": "NetworkPolicy", "metadata": {"name": "open", "namespace": "demo"},
-                 "spec": open_all}  # fmt: skip
-    ccnp = {"kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": "b"},
-            "spec": tenant_baseline("demo", api_access)}  # fmt: skip
+    allow_all = {
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "open", "namespace": "demo"},
+        "spec": open_all,
+    }
+    ccnp = {
+        "kind": "CiliumClusterwideNetworkPolicy",
+        "metadata": {"name": "b"},
+        "spec": tenant_baseline("demo", api_access),
+    }
     others = [p for p in w.policies if p["kind"] != "CiliumClusterwideNetworkPolicy"]
     world = World(w.namespaces, [*others, allow_all, ccnp])
     tenant = Pod("demo", (("app", "web"),), W1, "192.168.7.9")

@@ -38,8 +38,12 @@ def _service(namespace: str, external_ips: list[str] | None) -> dict[str, Any]:
     spec: dict[str, Any] = {"selector": {"app": "web"}, "ports": [{"port": 80}]}
     if external_ips is not None:
         spec["externalIPs"] = external_ips
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "web", "namespace": namespace}, "spec": spec}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def test_a_service_with_external_ips_is_refused_in_tenant_and_platform_namespaces(
@@ -61,12 +65,18 @@ def test_capi_api_server_runs_deny_service_external_ips_beside_node_restriction(
 
 
 def _monitor(namespace: str, **endpoint: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {"selector": {"matchLabels": {"app": "web"}},
-                            "endpoints": [{"port": "http", **endpoint}]}  # fmt: skip
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"app": "web"}},
+        "endpoints": [{"port": "http", **endpoint}],
+    }
     if "namespaceSelector" in endpoint:
         spec["namespaceSelector"] = spec["endpoints"][0].pop("namespaceSelector")
-    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
-            "metadata": {"name": "web", "namespace": namespace}, "spec": spec}  # fmt: skip
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": spec,
+    }
 
 
 @pytest.mark.parametrize(
@@ -107,8 +117,14 @@ def test_every_kind_a_developer_may_create_has_an_object_count_quota(full: FullR
     hard: dict[str, str] = {}
     for q in _tenant_quotas(full, ns):
         hard |= q["spec"]["hard"]
-    creatable = [(g, r) for rule in DEVELOPER_RULES if "create" in rule["verbs"]
-                 for g in rule["apiGroups"] for r in rule["resources"] if "/" not in r]  # fmt: skip
+    creatable = [
+        (g, r)
+        for rule in DEVELOPER_RULES
+        if "create" in rule["verbs"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        if "/" not in r
+    ]
     assert creatable
     for group, resource in creatable:
         key = f"count/{resource}" + (f".{group}" if group else "")
@@ -133,9 +149,12 @@ def test_no_tenant_pod_may_use_a_system_or_platform_priority_class(full: FullRen
 def test_fail_closed_webhooks_run_at_the_platforms_critical_priority(full: FullRender) -> None:
     classes = {o.name for o in full.of_kind("PriorityClass")}
     assert PLATFORM_CRITICAL in classes
-    for release, name in (("kyverno", "kyverno-admission-controller"),
-                          ("cert-manager", "cert-manager-webhook")):  # fmt: skip
-        (deploy,) = [o for o in full.from_chart(release)
-                     if o.kind == "Deployment" and o.name == name]  # fmt: skip
+    for release, name in (
+        ("kyverno", "kyverno-admission-controller"),
+        ("cert-manager", "cert-manager-webhook"),
+    ):
+        (deploy,) = [
+            o for o in full.from_chart(release) if o.kind == "Deployment" and o.name == name
+        ]
         spec = deploy.doc["spec"]["template"]["spec"]
         assert spec.get("priorityClassName") == PLATFORM_CRITICAL, name

@@ -59,7 +59,7 @@ def run(checkov: str, cache: Path, stack_dir: Path, version: str) -> bool:
         shutil.copyfile(stored, stack_dir / REPORT)
         return False
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
-    # checkov exits non-zero when a check fails: tools/checkov_report.py judges the report.
+    # checkov exits non-zero when a check fails: verify/checkov_report.py judges the report.
     done = subprocess.run(cmd, env=env, capture_output=True, check=False)
     (stack_dir / REPORT).write_bytes(done.stdout)
     if done.stdout.strip():

@@ -47,24 +47,28 @@ def load_authentication(load: Loader, cluster: Section) -> AuthenticationSetting
         "). Required with the prod profile unless acceptRisks lists `cluster.authentication`.",
     )
     issuer = s.string(
-        "issuer", MISSING if configured else None,
+        "issuer",
+        MISSING if configured else None,
         doc="Issuer URL (the tokens' `iss`), e.g. https://login.example.com/realms/platform.",
         check=_https_url,
-    )  # fmt: skip
+    )
     audiences = s.strings(
-        "audiences", doc="Accepted token audiences (`aud`): the OIDC client IDs.",
+        "audiences",
+        doc="Accepted token audiences (`aud`): the OIDC client IDs.",
         min_items=1 if configured else 0,
-    )  # fmt: skip
+    )
     client_id = s.string(
-        "clientId", audiences[0] if audiences else None,
+        "clientId",
+        audiences[0] if audiences else None,
         doc="OIDC client of the `kubeconfig` output's exec plugin. Default: the first audience.",
-    )  # fmt: skip
+    )
     username = s.string("usernameClaim", "email", doc="Claim that holds the username.")
     groups = s.string("groupsClaim", "groups", doc="Claim that holds the groups.")
     prefix = s.string(
-        "prefix", DEFAULT_PREFIX,
+        "prefix",
+        DEFAULT_PREFIX,
         doc="Prefix of usernames and groups; the RBAC groups of the stack files carry it.",
-    )  # fmt: skip
+    )
     s.close()
     load.prod_requires(key, configured, None, "an OIDC authenticator for people and CI")
     if not configured or not issuer or not audiences:
@@ -73,10 +77,16 @@ def load_authentication(load: Loader, cluster: Section) -> AuthenticationSetting
         load.ctx.problem(s.key("clientId"), client_id, f"one of the audiences {list(audiences)}")
     if prefix in ("", "-"):
         load.ctx.problem(
-            s.key("prefix"), prefix, "a prefix such as `oidc:`: unprefixed names could "
+            s.key("prefix"),
+            prefix,
+            "a prefix such as `oidc:`: unprefixed names could "
             "claim built-in users and groups (system:...)",
-        )  # fmt: skip
+        )
     return AuthenticationSettings(
-        issuer=issuer, audiences=audiences, client_id=client_id, username_claim=username,
-        groups_claim=groups, prefix=prefix,
-    )  # fmt: skip
+        issuer=issuer,
+        audiences=audiences,
+        client_id=client_id,
+        username_claim=username,
+        groups_claim=groups,
+        prefix=prefix,
+    )

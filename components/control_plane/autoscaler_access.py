@@ -30,49 +30,91 @@ CLUSTER_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["events", "endpoints"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
     {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["update"]},
-    {"apiGroups": [""], "resources": ["endpoints"], "resourceNames": [NAME],
-     "verbs": ["get", "update"]},
+    {
+        "apiGroups": [""],
+        "resources": ["endpoints"],
+        "resourceNames": [NAME],
+        "verbs": ["get", "update"],
+    },
     {"apiGroups": [""], "resources": ["nodes"], "verbs": [*READ, "update"]},
-    {"apiGroups": [""], "resources": ["podtemplates"],
-     "verbs": [*READ, "create", "update", "patch"]},
-    {"apiGroups": ["resource.k8s.io"],
-     "resources": ["resourceslices", "deviceclasses", "resourceclaims"], "verbs": READ},
-    {"apiGroups": [""], "resources": ["namespaces", "pods", "services", "replicationcontrollers",
-                                      "persistentvolumeclaims", "persistentvolumes"],
-     "verbs": READ},
+    {
+        "apiGroups": [""],
+        "resources": ["podtemplates"],
+        "verbs": [*READ, "create", "update", "patch"],
+    },
+    {
+        "apiGroups": ["resource.k8s.io"],
+        "resources": ["resourceslices", "deviceclasses", "resourceclaims"],
+        "verbs": READ,
+    },
+    {
+        "apiGroups": [""],
+        "resources": [
+            "namespaces",
+            "pods",
+            "services",
+            "replicationcontrollers",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+        ],
+        "verbs": READ,
+    },
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": READ},
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["watch", "list"]},
-    {"apiGroups": ["apps"],
-     "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"], "verbs": READ},
-    {"apiGroups": ["storage.k8s.io"],
-     "resources": ["storageclasses", "csinodes", "csidrivers", "csistoragecapacities",
-                   "volumeattachments"],
-     "verbs": READ},
+    {
+        "apiGroups": ["apps"],
+        "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"],
+        "verbs": READ,
+    },
+    {
+        "apiGroups": ["storage.k8s.io"],
+        "resources": [
+            "storageclasses",
+            "csinodes",
+            "csidrivers",
+            "csistoragecapacities",
+            "volumeattachments",
+        ],
+        "verbs": READ,
+    },
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list", "watch", "get"]},
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [NAME],
-     "verbs": ["get", "update"]},
-]  # fmt: skip
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "resourceNames": [NAME],
+        "verbs": ["get", "update"],
+    },
+]
 NAMESPACE_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
-    {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-autoscaler-status"],
-     "verbs": ["delete", "get", "update"]},
-]  # fmt: skip
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "resourceNames": ["cluster-autoscaler-status"],
+        "verbs": ["delete", "get", "update"],
+    },
+]
 
 
 def workload_identity(opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
     """ServiceAccount, roles and a token Secret on the workload cluster."""
     meta: Any = {"name": NAME, "namespace": NAMESPACE, "labels": dict(kube.MANAGED_BY)}
     sa = k8s.core.v1.ServiceAccount(
-        "cluster-autoscaler-workload", metadata=meta, automount_service_account_token=False,
+        "cluster-autoscaler-workload",
+        metadata=meta,
+        automount_service_account_token=False,
         opts=opts,
-    )  # fmt: skip
+    )
     subject: Any = [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
     cluster_meta: Any = {"name": ROLE, "labels": kube.MANAGED_BY}
     rules: Any = CLUSTER_RULES
     role = k8s.rbac.v1.ClusterRole(
-        "cluster-autoscaler-workload", metadata=cluster_meta, rules=rules, opts=opts,
-    )  # fmt: skip
+        "cluster-autoscaler-workload",
+        metadata=cluster_meta,
+        rules=rules,
+        opts=opts,
+    )
     k8s.rbac.v1.ClusterRoleBinding(
         "cluster-autoscaler-workload",
         metadata=cluster_meta,

@@ -61,5 +61,10 @@ def load_cni(load: Loader, cluster: Section, capi_mode: bool) -> CniSettings:
         load.ctx.problem(
             s.key("nodeCidrs"), list(nodes), "cilium policies use entities, not node CIDRs"
         )
-    return CniSettings(name=name, install=bool(install), operator_replicas=replicas,
-                       node_cidrs=nodes, small=not load.prod)  # fmt: skip
+    return CniSettings(
+        name=name,
+        install=bool(install),
+        operator_replicas=replicas,
+        node_cidrs=nodes,
+        small=not load.prod,
+    )

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from components.control_plane import access, autoscaler_access, kubelet, machines
+from components.control_plane import access, autoscaler_access, capi_infra, kubelet, machines
 from components.control_plane import capi_objects as capi
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import (
@@ -140,7 +140,7 @@ class HAControlPlane(pulumi.ComponentResource):
         assert s.capi is not None
         c = s.capi
         name = s.name
-        kinds = capi.INFRA_KINDS[c.infrastructure]
+        kinds = capi_infra.INFRA_KINDS[c.infrastructure]
         mgmt = k8s.Provider(
             f"{name}-management",
             kubeconfig=c.management_kubeconfig,
@@ -223,7 +223,7 @@ class HAControlPlane(pulumi.ComponentResource):
             ),
             spec=capi.cluster_spec(
                 name=name,
-                infra_kind=capi.INFRA_KINDS[c.infrastructure].cluster,
+                infra_kind=capi_infra.INFRA_KINDS[c.infrastructure].cluster,
                 pods_cidr=c.pods_cidr,
                 services_cidr=c.services_cidr,
             ),
@@ -304,9 +304,12 @@ class HAControlPlane(pulumi.ComponentResource):
         on_mgmt = kube.child_opts(self, mgmt)
         token = autoscaler_access.workload_identity(on_workload)
         kubeconfig = autoscaler_access.management_secret(
-            autoscaler_kubeconfig_secret(s.name), c.namespace, self.break_glass_kubeconfig,
-            token, kube.child_opts(self, mgmt, depends_on=[kcp]),
-        )  # fmt: skip
+            autoscaler_kubeconfig_secret(s.name),
+            c.namespace,
+            self.break_glass_kubeconfig,
+            token,
+            kube.child_opts(self, mgmt, depends_on=[kcp]),
+        )
         kube.helm_chart(
             f"{s.name}-cluster-autoscaler",
             chart("cluster-autoscaler"),

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.control_plane import authn, subnets
+from components.control_plane import authn, capi_infra, subnets
 from components.control_plane import capi_objects as capi
 from components.control_plane.settings import CapiSettings, ClusterSettings
 from kernel import kube
@@ -48,14 +48,14 @@ class OnManagement:
 def infra_spec(c: CapiSettings) -> dict[str, Any]:
     aws = c.aws
     if aws is not None:
-        return capi.aws_cluster_spec(
+        return capi_infra.aws_cluster_spec(
             region=aws.region,
             ssh_key_name=aws.ssh_key_name,
             network=subnets.network_spec(aws.vpc_cidr, aws.availability_zones, aws.subnets),
             api_cidrs=aws.ingress_cidrs,
             bastion=aws.bastion,
         )
-    return capi.dev_cluster_spec(c.failure_domains)
+    return capi_infra.dev_cluster_spec(c.failure_domains)
 
 
 def machine_template(
@@ -70,7 +70,7 @@ def machine_template(
 ) -> Any:
     aws = c.aws
     if aws is not None:
-        spec = capi.aws_machine_template_spec(
+        spec = capi_infra.aws_machine_template_spec(
             instance_type=instance_type,
             profile=f"{profile}.cluster-api-provider-aws.sigs.k8s.io",
             ssh_key_name=aws.ssh_key_name,
@@ -78,11 +78,11 @@ def machine_template(
             root_gb=disk,
         )
     else:
-        spec = capi.dev_machine_template_spec(control_plane=role == "control-plane")
+        spec = capi_infra.dev_machine_template_spec(control_plane=role == "control-plane")
     obj = f"{name}-{role}-{capi.spec_hash(spec)}"
     # A new name is a new resource: create the replacement before deleting the
     # old template, which the rollout still references until it finishes.
-    kind = capi.INFRA_KINDS[c.infrastructure].machine_template
+    kind = capi_infra.INFRA_KINDS[c.infrastructure].machine_template
     return on.cr(f"{name}-{role}-template", capi.INFRA_API, kind, obj, spec)
 
 
@@ -111,7 +111,7 @@ def control_plane(
                 capi.kubeadm_control_plane_spec(
                     replicas=c.control_plane_replicas,
                     version=s.kubernetes_version,
-                    infra_kind=capi.INFRA_KINDS[c.infrastructure].machine_template,
+                    infra_kind=capi_infra.INFRA_KINDS[c.infrastructure].machine_template,
                     template_name=m["name"],
                     encryption_secret=encryption_secret,
                     external_cloud=aws is not None,
@@ -165,7 +165,7 @@ def workers(
                     version=s.kubernetes_version,
                     failure_domain=fd,
                     bootstrap_template=bootstrap_name,
-                    infra_kind=capi.INFRA_KINDS[c.infrastructure].machine_template,
+                    infra_kind=capi_infra.INFRA_KINDS[c.infrastructure].machine_template,
                     infra_template=m["name"],
                 )
             ),

@@ -39,6 +39,44 @@ def load_section(load: Loader, root: Section) -> EdgeSettings:
     """The `edge` section."""
     s = root.section("edge", doc="EdgeGateway: Gateway API, Envoy Gateway, public HTTPS.")
     enabled = s.boolean("enabled", True, doc="Install Envoy Gateway and the shared Gateway.")
+    zone, hosts = _hostnames(load, s, enabled)
+    expose_prometheus = s.boolean(
+        "exposePrometheus", False, doc="Route Prometheus through the Gateway behind basic auth."
+    )
+    expose_alertmanager = s.boolean(
+        "exposeAlertmanager", False, doc="Route Alertmanager through the Gateway behind basic auth."
+    )
+    replicas = load.replicas(
+        s, "replicas", ByProfile(1, 2), doc="Envoy data-plane replicas.", maximum=20
+    )
+    controller = load.replicas(
+        s,
+        "controllerReplicas",
+        ByProfile(1, 2),
+        doc="Envoy Gateway controller replicas (leader-elected).",
+        maximum=5,
+    )
+    service_type, https_port, ranges, annotations = _data_plane_service(s)
+    s.close()
+    return EdgeSettings(
+        enabled=enabled,
+        domain=zone,
+        grafana_host=hosts["grafana"],
+        prometheus_host=hosts["prometheus"],
+        alertmanager_host=hosts["alertmanager"],
+        expose_prometheus=expose_prometheus,
+        expose_alertmanager=expose_alertmanager,
+        replicas=replicas,
+        controller_replicas=controller,
+        service_type=service_type,
+        public_https_port=https_port,
+        load_balancer_source_ranges=ranges,
+        service_annotations=annotations,
+    )
+
+
+def _hostnames(load: Loader, s: Section, enabled: bool) -> tuple[str, dict[str, str]]:
+    """The DNS zone and each UI's public hostname (`<app>.<domain>` unless set)."""
     domain = s.string(
         "domain",
         ByProfile("k8s-platform.localhost", None),
@@ -57,22 +95,11 @@ def load_section(load: Loader, root: Section) -> EdgeSettings:
         for app in ("grafana", "prometheus", "alertmanager")
     }
     h.close()
-    expose_prometheus = s.boolean(
-        "exposePrometheus", False, doc="Route Prometheus through the Gateway behind basic auth."
-    )
-    expose_alertmanager = s.boolean(
-        "exposeAlertmanager", False, doc="Route Alertmanager through the Gateway behind basic auth."
-    )
-    replicas = load.replicas(
-        s, "replicas", ByProfile(1, 2), doc="Envoy data-plane replicas.", maximum=20
-    )
-    controller = load.replicas(
-        s,
-        "controllerReplicas",
-        ByProfile(1, 2),
-        doc="Envoy Gateway controller replicas (leader-elected).",
-        maximum=5,
-    )
+    return zone, hosts
+
+
+def _data_plane_service(s: Section) -> tuple[str, int, tuple[str, ...], Mapping[str, str]]:
+    """The Envoy data-plane Service: its type, the public HTTPS port, who may reach it."""
     service_type = s.string(
         "serviceType",
         ByProfile("NodePort", "LoadBalancer"),
@@ -96,19 +123,4 @@ def load_section(load: Loader, root: Section) -> EdgeSettings:
         "serviceAnnotations",
         doc="Extra annotations on the data-plane Service (e.g. the cloud LB type).",
     )
-    s.close()
-    return EdgeSettings(
-        enabled=enabled,
-        domain=zone,
-        grafana_host=hosts["grafana"],
-        prometheus_host=hosts["prometheus"],
-        alertmanager_host=hosts["alertmanager"],
-        expose_prometheus=expose_prometheus,
-        expose_alertmanager=expose_alertmanager,
-        replicas=replicas,
-        controller_replicas=controller,
-        service_type=service_type,
-        public_https_port=https_port,
-        load_balancer_source_ranges=ranges,
-        service_annotations=annotations,
-    )
+    return service_type, https_port, ranges, annotations

@@ -13,7 +13,7 @@ from components.observability.names import (
     LOKI_PODS,
     svc_url,
 )
-from components.observability.settings import ObservabilitySettings
+from components.observability.settings import LokiSettings, ObservabilitySettings
 from components.observability.values import _double, _double_memory, spread
 from kernel import data, kube
 
@@ -106,36 +106,7 @@ def loki_values(
     }
     values: dict[str, Any] = {
         "deploymentMode": "Monolithic",
-        "loki": {
-            # One tenant ("fake"): the platform's logs, no X-Scope-OrgID to manage.
-            "auth_enabled": False,
-            "commonConfig": {"replication_factor": lk.replication_factor},
-            "storage": storage,
-            "schemaConfig": {
-                "configs": [
-                    {
-                        "from": "2024-04-01",
-                        "store": "tsdb",
-                        "object_store": kind,
-                        "schema": "v13",
-                        "index": {"prefix": "loki_index_", "period": "24h"},
-                    }
-                ]
-            },
-            "limits_config": {
-                "retention_period": lk.retention,
-                "allow_structured_metadata": True,
-                "volume_enabled": True,
-            },
-            # Retention is applied by the compactor (a singleton inside the binary).
-            "compactor": {
-                "retention_enabled": True,
-                "delete_request_store": kind,
-                "retention_delete_delay": "2h",
-                "compaction_interval": "10m",
-            },
-            "pattern_ingester": {"enabled": False},
-        },
+        "loki": _loki_config(lk, storage, kind),
         "serviceAccount": service_account,
         "singleBinary": _single_binary(s, extra_args, env_from, storage_class),
         "backend": {"replicas": 0},
@@ -163,6 +134,40 @@ def loki_values(
         },
     }
     return values
+
+
+def _loki_config(lk: LokiSettings, storage: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Loki's own configuration: one tenant, TSDB index on `kind` storage, retention."""
+    return {
+        # One tenant ("fake"): the platform's logs, no X-Scope-OrgID to manage.
+        "auth_enabled": False,
+        "commonConfig": {"replication_factor": lk.replication_factor},
+        "storage": storage,
+        "schemaConfig": {
+            "configs": [
+                {
+                    "from": "2024-04-01",
+                    "store": "tsdb",
+                    "object_store": kind,
+                    "schema": "v13",
+                    "index": {"prefix": "loki_index_", "period": "24h"},
+                }
+            ]
+        },
+        "limits_config": {
+            "retention_period": lk.retention,
+            "allow_structured_metadata": True,
+            "volume_enabled": True,
+        },
+        # Retention is applied by the compactor (a singleton inside the binary).
+        "compactor": {
+            "retention_enabled": True,
+            "delete_request_store": kind,
+            "retention_delete_delay": "2h",
+            "compaction_interval": "10m",
+        },
+        "pattern_ingester": {"enabled": False},
+    }
 
 
 def _loki_gateway(s: ObservabilitySettings, ha: bool) -> dict[str, Any]:
@@ -229,10 +234,13 @@ ALLOY_POD_SECURITY_CONTEXT: dict[str, Any] = {
 
 _READ = ["get", "list", "watch"]
 ALLOY_RULES: list[dict[str, Any]] = [
-    {"apiGroups": ["", "discovery.k8s.io"], "resources": ["endpoints", "endpointslices", "pods",
-                                                          "services"], "verbs": _READ},
+    {
+        "apiGroups": ["", "discovery.k8s.io"],
+        "resources": ["endpoints", "endpointslices", "pods", "services"],
+        "verbs": _READ,
+    },
     {"apiGroups": [""], "resources": ["pods", "pods/log", "namespaces", "events"], "verbs": _READ},
-]  # fmt: skip
+]
 
 
 def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str]) -> dict[str, Any]:

@@ -116,11 +116,13 @@ def _control_plane_scrapes(
     # `config.kubernetes.io/depends-on` annotation (yaml/v2 resource ordering,
     # pulumi-kubernetes#2894), so they wait until that Deployment is ready.
     wait = (
-        {"config.kubernetes.io/depends-on": f"apps/namespaces/{ns.MONITORING}/Deployment/"
-         f"{webhook_deployment}"}
+        {
+            "config.kubernetes.io/depends-on": f"apps/namespaces/{ns.MONITORING}/Deployment/"
+            f"{webhook_deployment}"
+        }
         if webhook_deployment
         else {}
-    )  # fmt: skip
+    )
     return {
         "defaultRules": {
             "create": True,

@@ -297,7 +297,7 @@ def _etcd_volumes(credentials_secret: str | None) -> list[dict[str, Any]]:
     return volumes
 
 
-def etcd_snapshot_cronjob(
+def _etcd_uploader(
     etcd: EtcdSnapshotSettings,
     *,
     bucket: str,
@@ -306,7 +306,7 @@ def etcd_snapshot_cronjob(
     endpoint: str | None,
     credentials_secret: str | None,
 ) -> dict[str, Any]:
-    """etcdctl snapshot on a control-plane node, then upload and prune (cluster-api.md §10)."""
+    """The aws CLI container that uploads the node's snapshot and prunes old ones."""
     env: list[dict[str, Any]] = [
         {"name": "BUCKET", "value": bucket},
         {"name": "PREFIX", "value": prefix},
@@ -325,6 +325,27 @@ def etcd_snapshot_cronjob(
     )
     # The snapshot file is written 0600 by root; the uploader reads it as root.
     upload["volumeMounts"].append({"name": "backup", "mountPath": "/backup", "readOnly": True})
+    return upload
+
+
+def etcd_snapshot_cronjob(
+    etcd: EtcdSnapshotSettings,
+    *,
+    bucket: str,
+    prefix: str,
+    region: str,
+    endpoint: str | None,
+    credentials_secret: str | None,
+) -> dict[str, Any]:
+    """etcdctl snapshot on a control-plane node, then upload and prune (cluster-api.md §10)."""
+    upload = _etcd_uploader(
+        etcd,
+        bucket=bucket,
+        prefix=prefix,
+        region=region,
+        endpoint=endpoint,
+        credentials_secret=credentials_secret,
+    )
     volumes = _etcd_volumes(credentials_secret)
     why = (
         "etcd listens on 127.0.0.1 of control-plane nodes and its client certs are root-only files"

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.security import csr_approver, tenancy
+from components.security import csr_approver, issuers, tenancy
 from components.security.isolation import (
     DEVELOPER_ROLE,
     baseline,
@@ -33,7 +33,6 @@ from components.security.rbac import (
 from components.security.settings import ACME, DNS01_ROUTE53, SecuritySettings, TenantSettings
 from components.security.values import (
     TRIVY_PODS,
-    acme_spec,
     cert_manager_values,
     kyverno_values,
     trivy_values,
@@ -103,40 +102,9 @@ class SecurityBaseline(pulumi.ComponentResource):
         self._child = kube.child_opts(self, args.provider)
         self.policy_mode = s.admission.mode
 
-        created: dict[str, k8s.core.v1.Namespace] = {}
-        for spec in PLATFORM_NAMESPACES:
-            created[spec.name] = kube.isolated_namespace(
-                spec.name,
-                pod_security=spec.pod_security,
-                pod_security_version=args.pod_security_version,
-                annotations=(
-                    {"k8s-platform/pod-security-reason": spec.reason} if spec.reason else None
-                ),
-                opts=self._child,
-            )
-            self._allow_prometheus(spec.name, created[spec.name])
-            if spec.api_access:
-                self._allow_api_server(spec.name, created[spec.name])
+        created = self._platform_namespaces(args.pod_security_version)
         self.namespaces = {n: ns.metadata.name for n, ns in created.items()}
-
-        tenants: dict[str, k8s.core.v1.Namespace] = {}
-        if s.tenants:
-            developer_role(self._child)
-        for t in s.tenants:
-            ns = kube.isolated_namespace(
-                t.name,
-                pod_security=RESTRICTED,
-                pod_security_version=args.pod_security_version,
-                labels={TENANT_LABEL: t.name},
-                opts=self._child,
-            )
-            tenants[t.name] = ns
-            self._allow_prometheus(t.name, ns)
-            if t.api_server_egress:
-                self._allow_api_server(t.name, ns)
-            self._tenant_limits(t, ns)
-            self._tenant_rbac(t, ns)
-            self._tenant_baseline(t, ns)
+        tenants = self._tenants(args.pod_security_version)
         self.tenant_namespaces = {n: ns.metadata.name for n, ns in tenants.items()}
         self.exposed_tenants = tuple(
             ExposedTenant(tenants[t.name].metadata.name, t.name, t.expose.hostnames, t.expose.port)
@@ -152,8 +120,11 @@ class SecurityBaseline(pulumi.ComponentResource):
         # Issuers wait for the cert-manager Chart itself (its webhook is failurePolicy Fail
         # and startupapicheck, a hook, never runs under Chart v4).
         cert_manager = self._cert_manager(created[CERT_MANAGER], args.monitoring_crds)
-        self.internal_issuer = self._internal_issuer(cert_manager)
-        self.cluster_issuer = self._cluster_issuer(cert_manager, self.internal_issuer)
+        after_cert_manager = self._after(cert_manager)
+        self.internal_issuer = issuers.internal_issuer(after_cert_manager)
+        self.cluster_issuer = issuers.cluster_issuer(
+            s.tls, after_cert_manager, self.internal_issuer
+        )
         kyverno = self._kyverno(created[KYVERNO], args.monitoring_crds)
         self._policies(kyverno)
         if s.trivy.enabled:
@@ -172,6 +143,49 @@ class SecurityBaseline(pulumi.ComponentResource):
                 "policy_mode": self.policy_mode,
             }
         )
+
+    # ---- namespaces ------------------------------------------------------------------------
+
+    def _platform_namespaces(self, version: str) -> dict[str, k8s.core.v1.Namespace]:
+        """Every platform namespace, closed, open to Prometheus' scrapes and, where its
+        controllers need it, to the API server."""
+        created: dict[str, k8s.core.v1.Namespace] = {}
+        for spec in PLATFORM_NAMESPACES:
+            created[spec.name] = kube.isolated_namespace(
+                spec.name,
+                pod_security=spec.pod_security,
+                pod_security_version=version,
+                annotations=(
+                    {"k8s-platform/pod-security-reason": spec.reason} if spec.reason else None
+                ),
+                opts=self._child,
+            )
+            self._allow_prometheus(spec.name, created[spec.name])
+            if spec.api_access:
+                self._allow_api_server(spec.name, created[spec.name])
+        return created
+
+    def _tenants(self, version: str) -> dict[str, k8s.core.v1.Namespace]:
+        """Each tenant's namespace with its limits, RBAC and isolation fence."""
+        tenants: dict[str, k8s.core.v1.Namespace] = {}
+        if self._s.tenants:
+            developer_role(self._child)
+        for t in self._s.tenants:
+            ns = kube.isolated_namespace(
+                t.name,
+                pod_security=RESTRICTED,
+                pod_security_version=version,
+                labels={TENANT_LABEL: t.name},
+                opts=self._child,
+            )
+            tenants[t.name] = ns
+            self._allow_prometheus(t.name, ns)
+            if t.api_server_egress:
+                self._allow_api_server(t.name, ns)
+            tenancy.tenant_limits(t, self._after(ns))
+            self._tenant_rbac(t, ns)
+            self._tenant_baseline(t, ns)
+        return tenants
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -241,43 +255,6 @@ class SecurityBaseline(pulumi.ComponentResource):
         )
 
     # ---- tenants ---------------------------------------------------------------------------
-
-    def _tenant_limits(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
-        opts = self._after(ns)
-        q = t.quota
-        k8s.core.v1.ResourceQuota(
-            f"{t.name}-quota",
-            metadata={"name": "tenant-quota", "namespace": t.name, "labels": kube.MANAGED_BY},
-            spec={"hard": tenancy.quota_hard(q)},
-            opts=opts,
-        )
-        tenancy.reserved_priority_quota(t.name, opts)
-        lim = t.limits
-        k8s.core.v1.LimitRange(
-            f"{t.name}-limits",
-            metadata=as_input(
-                {"name": "tenant-limits", "namespace": t.name, "labels": kube.MANAGED_BY}
-            ),
-            spec=as_input(
-                {
-                    "limits": [
-                        {
-                            "type": "Container",
-                            "defaultRequest": {
-                                "cpu": lim.default_request_cpu,
-                                "memory": lim.default_request_memory,
-                            },
-                            "default": {
-                                "cpu": lim.default_limit_cpu,
-                                "memory": lim.default_limit_memory,
-                            },
-                            "max": {"cpu": lim.max_cpu, "memory": lim.max_memory},
-                        }
-                    ]
-                }
-            ),
-            opts=opts,
-        )
 
     def _tenant_rbac(self, t: TenantSettings, ns: k8s.core.v1.Namespace) -> None:
         opts = self._after(ns)
@@ -367,63 +344,6 @@ class SecurityBaseline(pulumi.ComponentResource):
     def _monitoring_deps(self, crds: Sequence[pulumi.Resource]) -> list[pulumi.Resource]:
         return list(crds) if self._s.service_monitors else []
 
-    def _cluster_issuer(
-        self, cert_manager: k8s.helm.v4.Chart, internal: pulumi.Output[str]
-    ) -> pulumi.Output[str]:
-        """The issuer for public names: ACME when configured, else the internal CA."""
-        tls = self._s.tls
-        if tls.issuer == ACME and tls.acme is not None:
-            issuer = kube.custom_resource(
-                "cert-manager.io/v1",
-                "ClusterIssuer",
-                "letsencrypt",
-                None,
-                {"acme": acme_spec(tls.acme)},
-                self._after(cert_manager),
-            )
-            return _name_of(issuer, "letsencrypt")
-        return internal
-
-    def _internal_issuer(self, cert_manager: k8s.helm.v4.Chart) -> pulumi.Output[str]:
-        """A CA issuer for in-cluster TLS (webhooks, service names ACME cannot validate).
-
-        The standard bootstrap: a self-signed issuer signs one CA certificate, and a CA
-        issuer signs everything else with it (one root to trust, not one per cert).
-        """
-        opts = self._after(cert_manager)
-        bootstrap = kube.custom_resource(
-            "cert-manager.io/v1", "ClusterIssuer", "selfsigned-bootstrap", None,
-            {"selfSigned": {}}, opts,
-        )  # fmt: skip
-        ca = kube.custom_resource(
-            "cert-manager.io/v1",
-            "Certificate",
-            "platform-ca",
-            CERT_MANAGER,
-            {
-                "isCA": True,
-                "commonName": "k8s-platform internal CA",
-                "secretName": "platform-ca",
-                "duration": "87600h",
-                "privateKey": {"algorithm": "ECDSA", "size": 256},
-                "issuerRef": {
-                    "name": "selfsigned-bootstrap",
-                    "kind": "ClusterIssuer",
-                    "group": "cert-manager.io",
-                },
-            },
-            self._after(cert_manager, bootstrap),
-        )
-        issuer = kube.custom_resource(
-            "cert-manager.io/v1",
-            "ClusterIssuer",
-            "platform-ca",
-            None,
-            {"ca": {"secretName": "platform-ca"}},
-            self._after(cert_manager, ca),
-        )
-        return _name_of(issuer, "platform-ca")
-
     # ---- Kyverno ---------------------------------------------------------------------------
 
     def _kyverno(
@@ -488,11 +408,3 @@ class SecurityBaseline(pulumi.ComponentResource):
                 ),
                 opts=self._after(ns, release),
             )
-
-
-# ---- pure builders (tested directly) -------------------------------------------------------
-
-
-def _name_of(r: pulumi.CustomResource, name: str) -> pulumi.Output[str]:
-    """`name`, known once `r` exists: consumers of the output wait for the object."""
-    return r.id.apply(lambda _: name)

@@ -149,34 +149,51 @@ _MEM = MEMORY_QUANTITY
 def _tenant(load: Loader, t: Section, name: str) -> TenantSettings:
     q = t.section("quota", doc="ResourceQuota of the tenant namespace (profile defaults).")
     quota = TenantQuota(
-        requests_cpu=q.string("requestsCpu", ByProfile("2", "8"), doc="Sum of CPU requests.",
-                              check=_CPU),
-        requests_memory=q.string("requestsMemory", ByProfile("4Gi", "16Gi"),
-                                 doc="Sum of memory requests.", check=_MEM),
-        limits_cpu=q.string("limitsCpu", ByProfile("4", "16"), doc="Sum of CPU limits.",
-                            check=_CPU),
-        limits_memory=q.string("limitsMemory", ByProfile("8Gi", "32Gi"),
-                               doc="Sum of memory limits.", check=_MEM),
+        requests_cpu=q.string(
+            "requestsCpu", ByProfile("2", "8"), doc="Sum of CPU requests.", check=_CPU
+        ),
+        requests_memory=q.string(
+            "requestsMemory", ByProfile("4Gi", "16Gi"), doc="Sum of memory requests.", check=_MEM
+        ),
+        limits_cpu=q.string(
+            "limitsCpu", ByProfile("4", "16"), doc="Sum of CPU limits.", check=_CPU
+        ),
+        limits_memory=q.string(
+            "limitsMemory", ByProfile("8Gi", "32Gi"), doc="Sum of memory limits.", check=_MEM
+        ),
         pods=q.integer("pods", ByProfile(20, 100), doc="Maximum pods.", minimum=1),
-        requests_storage=q.string("requestsStorage", ByProfile("20Gi", "200Gi"),
-                                  doc="Sum of PVC storage requests.", check=_MEM),
-    )  # fmt: skip
+        requests_storage=q.string(
+            "requestsStorage",
+            ByProfile("20Gi", "200Gi"),
+            doc="Sum of PVC storage requests.",
+            check=_MEM,
+        ),
+    )
     q.close()
     lr = t.section("limits", doc="LimitRange: per-container defaults and maximum.")
     limits = ContainerLimits(
-        default_request_cpu=lr.string("defaultRequestCpu", "100m",
-                                      doc="CPU request when a container states none.", check=_CPU),
-        default_request_memory=lr.string("defaultRequestMemory", "128Mi",
-                                         doc="Memory request when none is stated.", check=_MEM),
-        default_limit_cpu=lr.string("defaultLimitCpu", "500m",
-                                    doc="CPU limit when none is stated.", check=_CPU),
-        default_limit_memory=lr.string("defaultLimitMemory", "512Mi",
-                                       doc="Memory limit when none is stated.", check=_MEM),
-        max_cpu=lr.string("maxCpu", ByProfile("2", "4"), doc="Largest CPU limit per container.",
-                          check=_CPU),
-        max_memory=lr.string("maxMemory", ByProfile("4Gi", "8Gi"),
-                             doc="Largest memory limit per container.", check=_MEM),
-    )  # fmt: skip
+        default_request_cpu=lr.string(
+            "defaultRequestCpu", "100m", doc="CPU request when a container states none.", check=_CPU
+        ),
+        default_request_memory=lr.string(
+            "defaultRequestMemory", "128Mi", doc="Memory request when none is stated.", check=_MEM
+        ),
+        default_limit_cpu=lr.string(
+            "defaultLimitCpu", "500m", doc="CPU limit when none is stated.", check=_CPU
+        ),
+        default_limit_memory=lr.string(
+            "defaultLimitMemory", "512Mi", doc="Memory limit when none is stated.", check=_MEM
+        ),
+        max_cpu=lr.string(
+            "maxCpu", ByProfile("2", "4"), doc="Largest CPU limit per container.", check=_CPU
+        ),
+        max_memory=lr.string(
+            "maxMemory",
+            ByProfile("4Gi", "8Gi"),
+            doc="Largest memory limit per container.",
+            check=_MEM,
+        ),
+    )
     lr.close()
     expose = _expose(t)
     return TenantSettings(
@@ -326,9 +343,11 @@ def _admission(load: Loader, s: Section) -> AdmissionSettings:
     )
     a.close()
     admission = AdmissionSettings(
-        mode=mode, admission_replicas=replicas, controller_replicas=ctl,
+        mode=mode,
+        admission_replicas=replicas,
+        controller_replicas=ctl,
         require_ha_workloads=require_ha,
-    )  # fmt: skip
+    )
     return admission
 
 
@@ -372,9 +391,11 @@ def _acme(load: Loader, tls_s: Section, issuer: str, gateway_api: bool) -> AcmeS
         check=matches(r"https://\S+", "an https URL"),
     )
     solver = acme_s.string(
-        "solver", HTTP01, doc="`http01` through the platform Gateway, or `dns01-route53`.",
+        "solver",
+        HTTP01,
+        doc="`http01` through the platform Gateway, or `dns01-route53`.",
         choices=SOLVERS,
-    )  # fmt: skip
+    )
     gw_name = acme_s.string(
         "gatewayName", "platform", doc="http01: the Gateway serving challenges.", check=DNS_LABEL
     )

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.security.policies import TENANT_LABEL
+from components.security.rbac import as_input
+from components.security.settings import TenantSettings
 from kernel import data, kube
 
 OBJECT_COUNTS = {
@@ -61,13 +63,55 @@ def quota_hard(q: Any) -> dict[str, str]:
     }
 
 
+def tenant_limits(t: TenantSettings, opts: pulumi.ResourceOptions) -> None:
+    """The tenant's ResourceQuota (with the reserved priority classes at zero) and
+    LimitRange: what the namespace may hold and each container's defaults and ceiling."""
+    q = t.quota
+    k8s.core.v1.ResourceQuota(
+        f"{t.name}-quota",
+        metadata={"name": "tenant-quota", "namespace": t.name, "labels": kube.MANAGED_BY},
+        spec={"hard": quota_hard(q)},
+        opts=opts,
+    )
+    reserved_priority_quota(t.name, opts)
+    lim = t.limits
+    k8s.core.v1.LimitRange(
+        f"{t.name}-limits",
+        metadata=as_input(
+            {"name": "tenant-limits", "namespace": t.name, "labels": kube.MANAGED_BY}
+        ),
+        spec=as_input(
+            {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "defaultRequest": {
+                            "cpu": lim.default_request_cpu,
+                            "memory": lim.default_request_memory,
+                        },
+                        "default": {
+                            "cpu": lim.default_limit_cpu,
+                            "memory": lim.default_limit_memory,
+                        },
+                        "max": {"cpu": lim.max_cpu, "memory": lim.max_memory},
+                    }
+                ]
+            }
+        ),
+        opts=opts,
+    )
+
+
 def reserved_priority_quota(tenant: str, opts: pulumi.ResourceOptions) -> None:
     """No pod of the tenant at a reserved priority (a quota of 0 pods in that scope)."""
     spec: Any = {
         "hard": {"pods": "0"},
-        "scopeSelector": {"matchExpressions": [
-            {"scopeName": "PriorityClass", "operator": "In", "values": RESERVED_CLASSES}]},
-    }  # fmt: skip
+        "scopeSelector": {
+            "matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": RESERVED_CLASSES}
+            ]
+        },
+    }
     k8s.core.v1.ResourceQuota(
         f"{tenant}-reserved-priority",
         metadata={"name": "no-reserved-priority", "namespace": tenant, "labels": kube.MANAGED_BY},
@@ -92,8 +136,9 @@ def priority_classes(opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
 
 def admission_rules(opts: pulumi.ResourceOptions) -> None:
     """externalIPs refused everywhere; tenant monitors confined (data/*.yaml say why)."""
-    tenants = {"namespaceSelector": {"matchExpressions": [
-        {"key": TENANT_LABEL, "operator": "Exists"}]}}  # fmt: skip
+    tenants = {
+        "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
+    }
     for name, match in (("deny-external-ips", None), ("tenant-monitors", tenants)):
         full = f"{name}.k8s-platform.io"
         metadata: Any = {"name": full, "labels": kube.MANAGED_BY}

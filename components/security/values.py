@@ -132,17 +132,33 @@ def webhook_cleanup_rules(controller: str) -> list[dict[str, Any]]:
     own = f"kyverno-{controller}-controller"
     rbac = "rbac.authorization.k8s.io"
     return [
-        {"apiGroups": [rbac], "resources": ["clusterroles"], "resourceNames": [f"{role}:core"],
-         "verbs": ["get", "update"]},
+        {
+            "apiGroups": [rbac],
+            "resources": ["clusterroles"],
+            "resourceNames": [f"{role}:core"],
+            "verbs": ["get", "update"],
+        },
         {"apiGroups": [rbac], "resources": ["clusterrolebindings"], "verbs": ["create"]},
         {"apiGroups": [rbac], "resources": ["roles", "rolebindings"], "verbs": ["create"]},
-        {"apiGroups": [rbac], "resources": ["roles", "rolebindings"], "resourceNames": [role],
-         "verbs": ["get", "update"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": [own],
-         "verbs": ["get", "update"]},
-        {"apiGroups": [""], "resources": ["serviceaccounts"], "resourceNames": [own],
-         "verbs": ["get", "update", "delete"]},
-    ]  # fmt: skip
+        {
+            "apiGroups": [rbac],
+            "resources": ["roles", "rolebindings"],
+            "resourceNames": [role],
+            "verbs": ["get", "update"],
+        },
+        {
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": [own],
+            "verbs": ["get", "update"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["serviceaccounts"],
+            "resourceNames": [own],
+            "verbs": ["get", "update", "delete"],
+        },
+    ]
 
 
 def trivy_values(t: TrivySettings, service_monitors: bool) -> dict[str, Any]:

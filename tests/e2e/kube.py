@@ -57,22 +57,40 @@ class Kubectl:
 
     def wait_ready(self, namespace: str, pod: str, timeout: int = 180) -> None:
         self.run(
-            "wait", "-n", namespace, f"pod/{pod}", "--for=condition=Ready",
-            f"--timeout={timeout}s", timeout=timeout + 30,
-        )  # fmt: skip
+            "wait",
+            "-n",
+            namespace,
+            f"pod/{pod}",
+            "--for=condition=Ready",
+            f"--timeout={timeout}s",
+            timeout=timeout + 30,
+        )
 
     def exec(self, namespace: str, pod: str, command: Sequence[str], timeout: float = 30) -> int:
-        return self.run("exec", "-n", namespace, pod, "--", *command, check=False,
-                        timeout=timeout).returncode  # fmt: skip
+        return self.run(
+            "exec", "-n", namespace, pod, "--", *command, check=False, timeout=timeout
+        ).returncode
 
     @contextmanager
     def port_forward(self, namespace: str, service: str, port: int) -> Iterator[int]:
         """Forward a random local port to `service:port`; yields the local port."""
         proc = subprocess.Popen(
-            ["kubectl", "--context", self.context, "port-forward", "-n", namespace,
-             f"svc/{service}", f":{port}", "--address", "127.0.0.1"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                "kubectl",
+                "--context",
+                self.context,
+                "port-forward",
+                "-n",
+                namespace,
+                f"svc/{service}",
+                f":{port}",
+                "--address",
+                "127.0.0.1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proc.stdout is not None
             local = None

@@ -116,15 +116,27 @@ def test_a_tenant_pod_reaches_dns_but_not_monitoring_or_another_tenant(
         dns = _cluster_ip(kubectl, "kube-system", "kube-dns")
         # (description, pod to run in, command, allowed by policy)
         attempts = [
-            ("DNS lookup", (source, pod), ["nslookup", "kubernetes.default.svc.cluster.local"],
-             True),
+            (
+                "DNS lookup",
+                (source, pod),
+                ["nslookup", "kubernetes.default.svc.cluster.local"],
+                True,
+            ),
             ("DNS over TCP kube-dns:53", (source, pod), _nc(dns, 53), True),
             # The target serves: it answers on its own loopback.
-            (f"{other}/{target} on loopback", (other, target),
-             _nc("127.0.0.1", pods.LISTEN_PORT), True),
-            (f"tenant {other} pod {target_ip}:{pods.LISTEN_PORT}", (source, pod),
-             _nc(target_ip, pods.LISTEN_PORT), False),
-        ]  # fmt: skip
+            (
+                f"{other}/{target} on loopback",
+                (other, target),
+                _nc("127.0.0.1", pods.LISTEN_PORT),
+                True,
+            ),
+            (
+                f"tenant {other} pod {target_ip}:{pods.LISTEN_PORT}",
+                (source, pod),
+                _nc(target_ip, pods.LISTEN_PORT),
+                False,
+            ),
+        ]
         for service, port in (
             GRAFANA_SERVICE,
             PROMETHEUS_SERVICE,
@@ -146,10 +158,13 @@ def _velero(kind: str, name: str, spec: dict[str, Any], run_id: str) -> dict[str
     return {
         "apiVersion": "velero.io/v1",
         "kind": kind,
-        "metadata": {"name": name, "namespace": platform_ns.VELERO,
-                     "labels": {pods.RUN_LABEL: run_id}},
+        "metadata": {
+            "name": name,
+            "namespace": platform_ns.VELERO,
+            "labels": {pods.RUN_LABEL: run_id},
+        },
         "spec": spec,
-    }  # fmt: skip
+    }
 
 
 def test_a_velero_backup_and_restore_of_a_tenant_namespace_round_trips(
@@ -169,19 +184,42 @@ def test_a_velero_backup_and_restore_of_a_tenant_namespace_round_trips(
     }
     kubectl.create(configmap)
     try:
-        kubectl.create(_velero("Backup", name, {
-            "includedNamespaces": [tenant], "storageLocation": BACKUP_LOCATION, "ttl": "1h0m0s",
-        }, run_id))  # fmt: skip
-        poll(lambda: kubectl.json("get", "backups.velero.io", "-n", velero, name),
-             checks.backup_phase_outcome, timeout=600)  # fmt: skip
+        kubectl.create(
+            _velero(
+                "Backup",
+                name,
+                {
+                    "includedNamespaces": [tenant],
+                    "storageLocation": BACKUP_LOCATION,
+                    "ttl": "1h0m0s",
+                },
+                run_id,
+            )
+        )
+        poll(
+            lambda: kubectl.json("get", "backups.velero.io", "-n", velero, name),
+            checks.backup_phase_outcome,
+            timeout=600,
+        )
         kubectl.run("delete", "-n", tenant, "configmap", name, "--wait=true")
-        kubectl.create(_velero("Restore", name, {
-            "backupName": name, "includedNamespaces": [tenant],
-            "includedResources": ["configmaps"],
-            "labelSelector": {"matchLabels": {pods.RUN_LABEL: run_id}},
-        }, run_id))  # fmt: skip
-        poll(lambda: kubectl.json("get", "restores.velero.io", "-n", velero, name),
-             checks.backup_phase_outcome, timeout=600)  # fmt: skip
+        kubectl.create(
+            _velero(
+                "Restore",
+                name,
+                {
+                    "backupName": name,
+                    "includedNamespaces": [tenant],
+                    "includedResources": ["configmaps"],
+                    "labelSelector": {"matchLabels": {pods.RUN_LABEL: run_id}},
+                },
+                run_id,
+            )
+        )
+        poll(
+            lambda: kubectl.json("get", "restores.velero.io", "-n", velero, name),
+            checks.backup_phase_outcome,
+            timeout=600,
+        )
         restored = kubectl.json("get", "configmap", "-n", tenant, name)
         problems = checks.restored_configmap_problems(restored, data, name)
         assert not problems, "\n".join(problems)
@@ -190,8 +228,15 @@ def test_a_velero_backup_and_restore_of_a_tenant_namespace_round_trips(
         kubectl.delete("-n", velero, "restores.velero.io", name)
         # `velero backup delete`: a DeleteBackupRequest also removes the object-store copy
         # (deleting the Backup object alone lets the BSL sync bring it back).
-        kubectl.run("create", "-f", "-", check=False, stdin=json.dumps(_velero(
-            "DeleteBackupRequest", f"{name}-delete", {"backupName": name}, run_id)))  # fmt: skip
+        kubectl.run(
+            "create",
+            "-f",
+            "-",
+            check=False,
+            stdin=json.dumps(
+                _velero("DeleteBackupRequest", f"{name}-delete", {"backupName": name}, run_id)
+            ),
+        )
 
 
 def test_loki_holds_the_logs_of_a_tenant_pod(
@@ -205,10 +250,17 @@ def test_loki_holds_the_logs_of_a_tenant_pod(
         deadline = time.monotonic() + 180  # Alloy tails the API, Loki flushes in seconds
         while problems and time.monotonic() < deadline:
             now = time.time_ns()
-            resp = _http_json(local, "/loki/api/v1/query_range", {
-                "query": query, "start": str(now - 15 * 60 * 10**9), "end": str(now),
-                "limit": "100", "direction": "backward",
-            })  # fmt: skip
+            resp = _http_json(
+                local,
+                "/loki/api/v1/query_range",
+                {
+                    "query": query,
+                    "start": str(now - 15 * 60 * 10**9),
+                    "end": str(now),
+                    "limit": "100",
+                    "direction": "backward",
+                },
+            )
             problems = checks.loki_token_problems(resp, run_id)
             if problems:
                 time.sleep(10)

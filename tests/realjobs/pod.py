@@ -191,9 +191,15 @@ class Pod:
         assert executable, f"{argv[0]} not found on {env['PATH']}"
         start = time.monotonic()
         proc = subprocess.Popen(
-            argv, executable=executable, env=env, cwd=self.workdir, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+            argv,
+            executable=executable,
+            env=env,
+            cwd=self.workdir,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             out, err = proc.communicate(timeout=self.cap)
             rc: int | None = proc.returncode

@@ -1,6 +1,6 @@
 """Validate rendered built-in objects with kubernetes-validate, strict, in-process.
 
-    python tools/validate_k8s.py build/rendered/dev build/rendered/prod
+    python -m verify.validate_k8s build/rendered/dev build/rendered/prod
 
 Each render directory's `render.json` names the stack's Kubernetes version; every
 file under <dir>/k8s (our objects) and <dir>/chart-objects/<release>/k8s (every chart's

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from tools.flows.evaluator import (
+from tools.fullrender import FullRender
+from verify.flows.evaluator import (
     POLICY_KINDS,
     External,
     Flow,
@@ -27,7 +28,6 @@ from tools.flows.evaluator import (
     World,
     selects,
 )
-from tools.fullrender import FullRender
 
 TABLE = Path(__file__).with_name("flows.yaml")
 CP = Node("control-plane", "10.0.64.10", runs_apiserver=True)
@@ -86,14 +86,19 @@ def workloads(fr: FullRender, table: Mapping[str, Any]) -> list[Workload]:
             continue
         t = _template(o.doc)
         spec = t.get("spec") or {}
-        ports = {p["name"]: int(p["containerPort"]) for c in spec.get("containers") or []
-                 for p in c.get("ports") or [] if p.get("name")}  # fmt: skip
+        ports = {
+            p["name"]: int(p["containerPort"])
+            for c in spec.get("containers") or []
+            for p in c.get("ports") or []
+            if p.get("name")
+        }
         sa = spec.get("serviceAccountName") or "default"
         if spec.get("automountServiceAccountToken") is False:
             sa = ""
         labels = dict((t.get("metadata") or {}).get("labels") or {})
-        out.append(Workload(o.namespace or "default", labels, bool(spec.get("hostNetwork")),
-                            ports, sa))  # fmt: skip
+        out.append(
+            Workload(o.namespace or "default", labels, bool(spec.get("hostNetwork")), ports, sa)
+        )
     for p in table.get("pods") or []:
         ports = {k: int(v) for k, v in (p.get("ports") or {}).items()}
         out.append(Workload(p["namespace"], dict(p["labels"]), bool(p.get("hostNetwork")), ports))
@@ -138,14 +143,23 @@ class Contract:
             return [External("52.218.0.10", spec.removeprefix("fqdn:"))]
         published = self.published()
         fixed: dict[str, list[Peer]] = {
-            "apiserver": [CP], "nodes": [W1, W2, CP], "imds": [IMDS], "world": [WORLD],
+            "apiserver": [CP],
+            "nodes": [W1, W2, CP],
+            "imds": [IMDS],
+            "world": [WORLD],
             "tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9") for t in self.tenants],
-            "exposed-tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9")
-                               for t in self.tenants if t in published],
-            "closed-tenant": [Pod(t, (("app", "web"),), node, "192.168.7.9")
-                              for t in self.tenants if t not in published],
+            "exposed-tenant": [
+                Pod(t, (("app", "web"),), node, "192.168.7.9")
+                for t in self.tenants
+                if t in published
+            ],
+            "closed-tenant": [
+                Pod(t, (("app", "web"),), node, "192.168.7.9")
+                for t in self.tenants
+                if t not in published
+            ],
             "other-tenant": [Pod(OTHER_TENANT, (("app", "web"),), node, "192.168.8.9")],
-        }  # fmt: skip
+        }
         if spec not in fixed:
             raise ValueError(f"unknown endpoint {spec!r}")
         return fixed[spec]
@@ -176,8 +190,13 @@ class Contract:
     # ---- rows ----------------------------------------------------------------------------
 
     def required(self) -> list[Row]:
-        rows = [*self._table_rows("required"), *self._webhooks(), *self._monitors(),
-                *self._api_clients(), *self._dns()]  # fmt: skip
+        rows = [
+            *self._table_rows("required"),
+            *self._webhooks(),
+            *self._monitors(),
+            *self._api_clients(),
+            *self._dns(),
+        ]
         return rows
 
     def forbidden(self) -> list[Row]:
@@ -195,15 +214,26 @@ class Contract:
             yield Row(f"{w.namespace} DNS", [w.pod(W1)], dns, 53, "UDP", "name resolution")
 
     def _imds(self) -> Iterator[Row]:
-        allowed = [r for r in self.table.get("imds") or []
-                   if self.fr.stack in r.get("stacks", [self.fr.stack])]  # fmt: skip
+        allowed = [
+            r
+            for r in self.table.get("imds") or []
+            if self.fr.stack in r.get("stacks", [self.fr.stack])
+        ]
         for w in self._pod_workloads():
-            if any(w.namespace == r["namespace"] and selects({"matchLabels": r["labels"]}, w.labels)
-                   for r in allowed):  # fmt: skip
+            if any(
+                w.namespace == r["namespace"] and selects({"matchLabels": r["labels"]}, w.labels)
+                for r in allowed
+            ):
                 continue
             who = f"{w.namespace}/{sorted(w.labels.items())[:2]}"
-            yield Row(f"{w.namespace} IMDS", [w.pod(W1)], [IMDS], 80, "TCP",
-                      f"IMDS (the node role) from {who}")  # fmt: skip
+            yield Row(
+                f"{w.namespace} IMDS",
+                [w.pod(W1)],
+                [IMDS],
+                80,
+                "TCP",
+                f"IMDS (the node role) from {who}",
+            )
 
     def _table_rows(self, key: str) -> Iterator[Row]:
         for r in self.table.get(key) or []:
@@ -215,17 +245,31 @@ class Contract:
             if not src or not dst:
                 self.unresolved.append(f"{key} row {r['from']} -> {r['to']}: no such peer")
                 continue
-            yield Row(r.get("addon", "platform"), src, dst, int(r["port"]),
-                      r.get("protocol", "TCP"), r["why"])  # fmt: skip
+            yield Row(
+                r.get("addon", "platform"),
+                src,
+                dst,
+                int(r["port"]),
+                r.get("protocol", "TCP"),
+                r["why"],
+            )
 
     def _service_backend(self, ns: str, name: str, port: Any) -> tuple[list[Workload], int] | None:
-        svc = next((o.doc for o in self.fr.of_kind("Service")
-                    if o.namespace == ns and o.name == name), None)  # fmt: skip
+        svc = next(
+            (o.doc for o in self.fr.of_kind("Service") if o.namespace == ns and o.name == name),
+            None,
+        )
         if svc is None:
             return None
         spec = svc.get("spec") or {}
-        sp = next((p for p in spec.get("ports") or []
-                   if port in (p.get("port"), p.get("name")) or port is None), None)  # fmt: skip
+        sp = next(
+            (
+                p
+                for p in spec.get("ports") or []
+                if port in (p.get("port"), p.get("name")) or port is None
+            ),
+            None,
+        )
         if sp is None or not spec.get("selector"):
             return None
         backends = self.select(ns, spec["selector"])
@@ -240,8 +284,10 @@ class Contract:
     def _webhooks(self) -> Iterator[Row]:
         refs: list[tuple[str, Mapping[str, Any]]] = []
         for o in self.fr.of_kind("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-            refs += [(o.ref, (w.get("clientConfig") or {}).get("service") or {})
-                     for w in o.doc.get("webhooks") or []]  # fmt: skip
+            refs += [
+                (o.ref, (w.get("clientConfig") or {}).get("service") or {})
+                for w in o.doc.get("webhooks") or []
+            ]
         for o in self.fr.of_kind("APIService"):
             refs.append((o.ref, (o.doc.get("spec") or {}).get("service") or {}))
         for ref, svc in refs:
@@ -304,8 +350,14 @@ class Contract:
                     bound.add((s.get("namespace") or b.namespace or "", s["name"]))
         for w in self.workloads:
             if (w.namespace, w.service_account) in bound and not w.host_network:
-                yield Row(f"{w.namespace}/{w.service_account}", [w.pod(W1)], [CP], API_PORT,
-                          "TCP", "bound to a role: talks to the API server")  # fmt: skip
+                yield Row(
+                    f"{w.namespace}/{w.service_account}",
+                    [w.pod(W1)],
+                    [CP],
+                    API_PORT,
+                    "TCP",
+                    "bound to a role: talks to the API server",
+                )
 
 
 def admits(listener: Mapping[str, Any], gateway_ns: str, ns: str, labels: Labels) -> bool:

@@ -217,20 +217,35 @@ def _rules(policies: list[dict[str, Any]]) -> list[Rule]:
             types = spec.get("policyTypes") or (
                 ["Ingress"] + (["Egress"] if "egress" in spec else [])
             )
-            out.append(Rule(ns, spec.get("podSelector") or {},
-                            (spec.get("ingress") or []) if "Ingress" in types else None,
-                            (spec.get("egress") or []) if "Egress" in types else None,
-                            [], [], {"ingress": True, "egress": True}, kind))  # fmt: skip
+            out.append(
+                Rule(
+                    ns,
+                    spec.get("podSelector") or {},
+                    (spec.get("ingress") or []) if "Ingress" in types else None,
+                    (spec.get("egress") or []) if "Egress" in types else None,
+                    [],
+                    [],
+                    {"ingress": True, "egress": True},
+                    kind,
+                )
+            )
             continue
         for s in ([spec] if spec else []) + list(o.get("specs") or []):
             if "nodeSelector" in s:
                 continue  # host policies: the host firewall is off in our values
             dd = s.get("enableDefaultDeny") or {}
-            out.append(Rule(ns if kind == "CiliumNetworkPolicy" else None,
-                            s.get("endpointSelector") or {}, s.get("ingress"), s.get("egress"),
-                            s.get("ingressDeny") or [], s.get("egressDeny") or [],
-                            {"ingress": dd.get("ingress", True), "egress": dd.get("egress", True)},
-                            kind))  # fmt: skip
+            out.append(
+                Rule(
+                    ns if kind == "CiliumNetworkPolicy" else None,
+                    s.get("endpointSelector") or {},
+                    s.get("ingress"),
+                    s.get("egress"),
+                    s.get("ingressDeny") or [],
+                    s.get("egressDeny") or [],
+                    {"ingress": dd.get("ingress", True), "egress": dd.get("egress", True)},
+                    kind,
+                )
+            )
     return out
 
 

@@ -1,6 +1,6 @@
 """Read checkov's JSON reports and fail with a readable list of failed checks.
 
-    python tools/checkov_report.py [--skips SKIPS.yaml] checkov.json [--rendered DIR...] ...
+    python -m verify.checkov_report [--skips SKIPS.yaml] checkov.json [--rendered DIR...] ...
 
 Several reports (one per stack, each followed by its own --rendered directories) are read
 in one call, so a skip is stale only when it matches a failure in none of them.
@@ -12,7 +12,7 @@ floor is the number of rendered objects of kinds it does check (workloads, Servi
 RBAC, ServiceAccounts...): scanning fewer means it silently skipped some.
 Skipped checks are listed with their written reason.
 
-SKIPS (tools/checkov_skips.yaml) waives failed checks on objects we do not write (chart
+SKIPS (verify/checkov_skips.yaml) waives failed checks on objects we do not write (chart
 objects whose upstream needs what the check forbids): check id -> a list of
 {objects: [glob on checkov's resource name "Kind.namespace.name"], reason: text}.
 A waived failure is printed with its reason; a skip entry whose globs match no failure
