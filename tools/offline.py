@@ -251,14 +251,19 @@ ROOT_TYPE = "pulumi:pulumi:Stack"
 
 def alias_urns(request: Any, urn: str) -> list[str]:
     """The URNs of a RegisterResource request's alias specs, as the engine resolves them:
-    each unset part (name, type, parent, stack, project) is the resource's own. Specs that
-    change the type alone are left out: pulumi-kubernetes declares one per old apiVersion."""
+    each unset part (name, type, parent, stack, project) is the resource's own; remote
+    components honour whole URNs only. Specs that change the type alone are left out:
+    pulumi-kubernetes declares one per old apiVersion."""
     head, project, types, name = _urn_parts(urn)
     own_type = types.rsplit("$", 1)[-1]
     out = list(getattr(request, "aliasURNs", []))
     for alias in request.aliases:
         if alias.urn:
             out.append(alias.urn)
+            continue
+        if request.remote:
+            # A remote component (Chart v4) is built by its provider's Construct, which
+            # receives alias URNs only: the engine passes a spec there as an empty URN.
             continue
         spec = alias.spec
         if not (spec.name or spec.parentUrn or spec.noParent or spec.stack or spec.project):

@@ -93,8 +93,12 @@ def operator_crds(provider: k8s.Provider, parent: pulumi.Resource) -> k8s.helm.v
     # Until ab0a8eb this chart was the ObservabilityStack's child. Without the alias, an
     # existing stack would create it anew under the cluster and then delete the old one,
     # and with it every CRD and every ServiceMonitor, PrometheusRule and Prometheus.
-    # "observability": the name __main__.py gives the component.
-    moved = pulumi.Alias(parent=pulumi.create_urn("observability", TYPE_TOKEN))
+    # "observability": the name __main__.py gives the component. The alias is the whole old
+    # URN, not a parent-only spec: Chart v4 is built inside the provider (Construct), whose
+    # Go SDK (v3.215) reads only alias URNs; a spec reaches it as an empty URN and the
+    # engine replaces the chart (seen by make live, tests/live/test_live_dev.py).
+    old_parent = pulumi.create_urn("observability", TYPE_TOKEN)
+    moved = pulumi.create_urn("prometheus-operator-crds", "kubernetes:helm.sh/v4:Chart", old_parent)
     return kube.helm_chart(
         "prometheus-operator-crds",
         chart("prometheus-operator-crds"),
