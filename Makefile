@@ -34,7 +34,7 @@ MGMT_CONTEXT ?=
 # builds it first when MGMT_CONTEXT is given).
 MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range)
 
-.PHONY: help venv test lint unit realjobs engines live live-capi render validate validate-k8s validate-crs checkov yamllint crds snapshot \
+.PHONY: help venv test lint unit realjobs engines live live-dev render validate validate-k8s validate-crs checkov yamllint crds snapshot \
 	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts versions output config urn \
 	protected unprotect stack-rm
 

@@ -3,6 +3,7 @@
 # module and source makes a second run with nothing changed a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v go >/dev/null || { echo "make engines: needs the go command (Go 1.26 or newer)" >&2; exit 1; }
 out=build/engines/bin
 stamp=build/engines/stamp
 # shellcheck source=/dev/null
@@ -31,6 +32,9 @@ pin pulumi github.com/pulumi/pulumi/sdk/v3 "$PULUMI"
 pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4 "$PULUMI_KUBERNETES"
 pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/sdk/v4 "$PULUMI_KUBERNETES_SDK"
 abs=$(pwd)/$out
+# A module's directory in the module cache, downloaded first (`go list -m` would answer an
+# empty Dir on a fresh cache).
+mod_dir() { go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'; }
 
 echo "engines: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES"
 # The version stamps upstream's hack/lib/version.sh links in: /version answers the release.
@@ -52,12 +56,12 @@ sdk=github.com/pulumi/pulumi/sdk/v3
     -o "$abs/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
   go build -trimpath -ldflags "-X main.version=$PULUMI" -o "$abs/" ./cmd/pulumi-language-python &&
   go build -trimpath -o "$abs/" ./cmd/pulumi-resource-random &&
-  install -m 0755 "$(go list -m -f '{{.Dir}}' $sdk)/python/cmd/pulumi-language-python-exec" "$abs/")
+  install -m 0755 "$(mod_dir $sdk)/python/cmd/pulumi-language-python-exec" "$abs/")
 
 echo "engines: pulumi-resource-kubernetes $PULUMI_KUBERNETES"
 # Upstream's build writes the embedded schema with `go generate`; the same, from the module.
 (cd engines/pulumi-kubernetes &&
-  dir=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4) &&
+  dir=$(mod_dir github.com/pulumi/pulumi-kubernetes/provider/v4) &&
   python3 ../embed_schema.py "$dir/cmd/pulumi-resource-kubernetes" "4.25.0-alpha.0+${PULUMI_KUBERNETES##*-}" &&
   go build -trimpath -ldflags \
     "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=4.25.0-alpha.0+${PULUMI_KUBERNETES##*-}" \
@@ -67,7 +71,7 @@ echo "engines: kwok $KWOK"
 GOBIN=$abs go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
 # kwok's own "fast" stage set (kustomize/stage/fast): nodes ready and heartbeating with
 # leases, pods ready at once, Job pods completed, deleted pods removed.
-kwok_dir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+kwok_dir=$(mod_dir "sigs.k8s.io/kwok@$KWOK")
 for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
   pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
   printf -- '---\n'; cat "$kwok_dir/kustomize/stage/$f.yaml"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.realjobs import binaries
+from tools import inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = (
@@ -29,11 +30,11 @@ def bin_dir() -> Path:
 
 
 def crds_dir() -> Path:
-    """The CRD schemas of the catalogue (CRDS_DIR: the shared reference or `make crds`)."""
-    for candidate in (os.environ.get("CRDS_DIR"), ROOT / "build" / "crds"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    pytest.fail("no CRD schemas: set CRDS_DIR or run `make crds`")
+    """The CRD schemas of the catalogue, where every other suite finds them (tools/inputs.py)."""
+    found = inputs.crds_dir()
+    if not found.is_dir():
+        pytest.fail(f"no CRD schemas in {found}: set CRDS_DIR or run `make crds`")
+    return found
 
 
 def etcd() -> Path:
