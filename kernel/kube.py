@@ -50,7 +50,9 @@ def helm_chart(
     return k8s.helm.v4.Chart(
         name,
         chart=local or ref.chart,
-        version=None if local else ref.version,
+        # Helm ignores the version of a local path (action.ChartPathOptions.LocateChart);
+        # local_chart() has checked it, and the policy pack reads it from the inputs.
+        version=ref.version,
         namespace=namespace,
         repository_opts=None
         if local or ref.is_oci

@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 
+from kernel.catalogue import CHARTS
+from tools.chart_sources import chart_dir
+from tools.fullrender import FullRender, builtin_api_versions
+from tools.helm_render import render_chart
 from tools.offline import Evaluation, Resource, evaluate, manifest
 
 PERSISTENCE = "k8splatform:persistence:PersistenceLayer"
@@ -260,3 +264,23 @@ def test_a_weekday_only_backup_does_not_page_over_the_weekend(weekdays: str) -> 
     assert too_old["expr"].endswith(f"> {73 * 3600}")
     (never,) = [r for r in rules if r["alert"] == "VeleroBackupNeverSucceeded"]
     assert never["for"] == "73h"
+
+
+def test_the_ebs_controller_runs_the_snapshotter_before_the_snapshot_crds_exist(
+    prod: Evaluation, full_prod: FullRender
+) -> None:
+    """The first `pulumi up` renders the EBS chart before snapshot-controller's CRDs exist;
+    the chart must not wait for them, or the second `pulumi up` rewrites the controller."""
+    values = prod.chart("aws-ebs-csi-driver").inputs["values"]
+    first = render_chart(
+        chart_dir(CHARTS["aws-ebs-csi-driver"]),
+        "aws-ebs-csi-driver",
+        "kube-system",
+        values,
+        kube_version=full_prod.kube_version,
+        api_versions=builtin_api_versions(full_prod.kube_version),
+        include_crds=True,
+    )
+    (controller,) = [o for o in first.objects if o["kind"] == "Deployment"]
+    names = [c["name"] for c in controller["spec"]["template"]["spec"]["containers"]]
+    assert "csi-snapshotter" in names

@@ -19,6 +19,7 @@ from components.control_plane import access, autoscaler_access, capi_infra, kube
 from components.control_plane import capi_objects as capi
 from components.control_plane.settings import EXISTING, CapiSettings, ClusterSettings
 from components.control_plane.values import (
+    CILIUM_SECRETS,
     autoscaler_kubeconfig_secret,
     autoscaler_values,
     cilium_values,
@@ -126,13 +127,16 @@ class HAControlPlane(pulumi.ComponentResource):
 
     def _cilium(self, s: ClusterSettings) -> k8s.helm.v4.Chart:
         """The same Cilium in every stack; dev only sized for a laptop."""
-        return kube.helm_chart(
-            "cilium",
-            chart("cilium"),
-            "kube-system",
-            cilium_values(s.cni),
-            kube.child_opts(self, self.provider),
+        opts = kube.child_opts(self, self.provider)
+        cni = kube.helm_chart(
+            "cilium", chart("cilium"), "kube-system", cilium_values(s.cni, s.kubernetes_minor), opts
         )
+        # The chart's secrets namespace starts closed, like every other.
+        kube.default_deny(
+            CILIUM_SECRETS,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[cni])),
+        )
+        return cni
 
     # ---- capi mode ---------------------------------------------------------------------
 

@@ -76,7 +76,11 @@ def autoscaler_values(cluster: str, c: CapiSettings, kubernetes_version: str) ->
     }
 
 
-def cilium_values(cni: CniSettings) -> dict[str, Any]:
+CILIUM_SECRETS = "cilium-secrets"
+"""The namespace the chart creates for TLS-interception Secrets; it runs no pods."""
+
+
+def cilium_values(cni: CniSettings, pod_security_version: str) -> dict[str, Any]:
     """Cilium 1.20.0 values (checked against the chart's values.yaml): the same in every
     stack, only sized for a laptop in dev, so policies that pass in dev pass in prod."""
     replicas = cni.operator_replicas
@@ -97,7 +101,15 @@ def cilium_values(cni: CniSettings) -> dict[str, Any]:
         # No Cilium Ingress or Gateway here (Envoy Gateway serves the edge): the TLS Secret
         # sync they need would let the operator read Secrets in every namespace
         # (templates/cilium-operator/clusterrole.yaml, default on since 1.17).
-        "tls": {"secretSync": {"enabled": False}},
+        "tls": {
+            "secretSync": {"enabled": False},
+            "secretsNamespace": {"create": True, "name": CILIUM_SECRETS},
+        },
+        # The chart's namespace gets the labels every namespace has (the component adds
+        # its default-deny NetworkPolicy).
+        "secretsNamespaceLabels": kube.pod_security_labels("restricted", pod_security_version),
+        # The agent's init containers (mount-cgroup, config, ...) have no chart default.
+        "initResources": kube.resources("10m", "32Mi", cpu_limit="1", memory_limit="256Mi"),
         # policyCIDRMatchMode stays unset: an ipBlock means "outside the cluster"; nodes and
         # the API server are reached through entities (kernel/network.py).
         "operator": {

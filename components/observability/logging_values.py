@@ -98,12 +98,7 @@ def loki_values(
     kind = "s3" if store is not None else "filesystem"
     storage, extra_args, env_from, service_account = _loki_storage(store)
     ha = lk.replicas > 1
-    cache = {
-        "enabled": lk.caches,
-        "allocatedMemory": lk.chunks_cache_mb,
-        "allocatedCPU": "100m",
-        "replicas": 1,
-    }
+    cache = _cache(lk.caches, lk.chunks_cache_mb)
     values: dict[str, Any] = {
         "deploymentMode": "Monolithic",
         "loki": _loki_config(lk, storage, kind),
@@ -114,7 +109,7 @@ def loki_values(
         "write": {"replicas": 0},
         "gateway": _loki_gateway(s, ha),
         "chunksCache": cache,
-        "resultsCache": {**cache, "allocatedMemory": max(64, lk.chunks_cache_mb // 8)},
+        "resultsCache": _cache(lk.caches, max(64, lk.chunks_cache_mb // 8)),
         "memcachedExporter": {
             "resources": kube.resources("10m", "32Mi", cpu_limit="50m", memory_limit="64Mi")
         },
@@ -273,3 +268,19 @@ def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str])
         },
         "serviceMonitor": {"enabled": True},
     }
+
+
+def _cache(enabled: bool, memory_mb: int) -> dict[str, Any]:
+    """A memcached cache; one replica (tests/test_ha_contract.py says why)."""
+    # The chart's own sizing (templates/memcached/_memcached-statefulset.tpl: memory
+    # allocatedMemory * 1.2, no CPU limit), with the CPU limit every container sets.
+    memory = f"{(memory_mb * 12 + 5) // 10}Mi"
+    cache: dict[str, Any] = {
+        "enabled": enabled,
+        "allocatedMemory": memory_mb,
+        "allocatedCPU": "100m",
+        "replicas": 1,
+    }
+    if enabled:  # requests of a cache that is off would count in the footprint
+        cache["resources"] = kube.resources("100m", memory, cpu_limit="1")
+    return cache

@@ -100,7 +100,7 @@ class PersistenceLayer(pulumi.ComponentResource):
             pulumi.ResourceOptions(protect=s.protect_stateful, retain_on_delete=s.protect_stateful),
         )
         self._snapshots_etcd = args.etcd_snapshots and s.backups.enabled
-        self._storage(s.storage)
+        self._storage(s.storage, s.snapshots.enabled)
         snapshots_ready = self._snapshots(s.snapshots)
         self.object_store = None
         self.backup_monitoring = None
@@ -122,7 +122,7 @@ class PersistenceLayer(pulumi.ComponentResource):
 
     # -- storage classes --
 
-    def _storage(self, st: StorageSettings) -> None:
+    def _storage(self, st: StorageSettings, snapshots: bool) -> None:
         if st.existing_class is not None:
             # dev: kind's `standard` (local-path) is already the default; install nothing.
             self.default_storage_class = pulumi.Output.from_input(st.existing_class)
@@ -134,7 +134,7 @@ class PersistenceLayer(pulumi.ComponentResource):
             # kube-system: the node plugin is privileged with hostPath /var/lib/kubelet and
             # /dev, and uses the system-node-critical priority class, like the EKS add-on.
             "kube-system",
-            ebs_csi_values(st.ebs_controller_replicas),
+            ebs_csi_values(st.ebs_controller_replicas, snapshots),
             self._child,
         )
         params: dict[str, str] = {

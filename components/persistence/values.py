@@ -115,10 +115,20 @@ def _schedules(b: BackupSettings, csi: bool) -> dict[str, Any]:
     }
 
 
-def ebs_csi_values(replicas: int) -> dict[str, Any]:
+def ebs_csi_values(replicas: int, snapshots: bool) -> dict[str, Any]:
     """aws-ebs-csi-driver values: the controller HA over zones; classes are created
     as plain objects by the component."""
+    sidecar = kube.resources("10m", "32Mi", cpu_limit="100m", memory_limit="64Mi")
     return {
+        # The chart adds the snapshotter only once the cluster serves snapshot.storage.k8s.io
+        # (templates/controller.yaml): on a new cluster the CRDs come later in the same
+        # `pulumi up`, so the second run would change the controller. Decided here instead.
+        "sidecars": {
+            "snapshotter": {"forceEnable": snapshots},
+            # The chart's defaults set no CPU limit (templates/_node.tpl, controller.yaml).
+            "livenessProbe": {"resources": sidecar},
+            "nodeDriverRegistrar": {"resources": sidecar},
+        },
         "controller": {
             "replicaCount": replicas,
             "podDisruptionBudget": {"enabled": replicas > 1},

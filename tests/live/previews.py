@@ -29,3 +29,9 @@ def planned_changes(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 def mandatory_violations(done: subprocess.CompletedProcess[str]) -> list[str]:
     return [line.strip() for line in done.stdout.splitlines() if "[mandatory]" in line]
+
+
+def pack_ran(done: subprocess.CompletedProcess[str]) -> bool:
+    """The CLI's summary lists the packs it ran (with --diff, violations print inline and
+    no "Policies:" heading appears)."""
+    return "Policy Packs run:" in done.stdout and "k8s-platform-guardrails" in done.stdout
