@@ -6,6 +6,7 @@ full render, so every pull request checks them without the engine.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -73,3 +74,20 @@ def test_the_pack_allows_exactly_the_singletons_the_ha_contract_explains() -> No
     config = json.loads(PROD_CONFIG.read_text())
     allowed = config["platform-workloads-ha"]["allowSingleReplica"]
     assert sorted(allowed) == sorted(key.split(" ", 1)[1] for key in EXCEPTIONS)
+
+
+def test_a_chart_object_at_another_version_than_the_pin_is_refused(
+    prod: Evaluation, full_prod: FullRender
+) -> None:
+    children = chart_children(full_prod)
+    labelled = [c for c in children if (c.metadata.get("labels") or {}).get("helm.sh/chart")]
+    assert labelled
+    moved = copy.deepcopy(labelled[0])
+    moved.inputs["metadata"]["labels"]["helm.sh/chart"] = "cilium-1.19.0"
+    found = adapter.analyze(
+        prod,
+        adapter.pack_config("prod"),
+        resources=[moved],
+        policies=[p for p in adapter.ALL_POLICIES if p.name == "helm-charts-pinned"],
+    )
+    assert [v.policy for v in found] == ["helm-charts-pinned"]
