@@ -317,6 +317,32 @@ def test_loki_object_store_keys_come_from_a_secret_through_env_expansion(
     assert rule["toPorts"][0]["ports"] == [{"port": "9000", "protocol": "TCP"}]
 
 
+def test_loki_in_cluster_object_store_is_reached_pod_to_pod_on_its_port() -> None:
+    """An endpoint inside the cluster (a Service name) is a pod to a selector: a plain
+    NetworkPolicy toward any namespace on 443 and the endpoint's own port, no toFQDNs."""
+    ev = evaluate(
+        "dev",
+        {
+            "observability.loki.objectStore": {
+                "bucket": "logs",
+                "region": "eu-central-1",
+                "endpoint": "https://minio.objectstore.svc:9000",
+            }
+        },
+    )
+    egress = next(
+        r
+        for r in ev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.k8s_name == "loki-object-store"
+    )
+    assert egress.name == "observability-loki-object-store"
+    assert egress.inputs["spec"]["egress"][0]["to"] == [{"namespaceSelector": {}}]
+    ports = {p["port"] for p in egress.inputs["spec"]["egress"][0]["ports"]}
+    assert ports == {443, 9000}
+    cnps = {r.k8s_name for r in ev.of_type("kubernetes:cilium.io/v2:CiliumNetworkPolicy")}
+    assert "loki-object-store" not in cnps
+
+
 def test_loki_replication_factor_above_replicas_is_rejected() -> None:
     with pytest.raises(Exception, match=r"observability.loki.replicationFactor.*at most"):
         evaluate("dev", {"observability.loki": {"replicationFactor": 2}})
