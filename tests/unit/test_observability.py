@@ -494,7 +494,7 @@ def test_dev_requests_fit_a_laptop_share(dev: Evaluation) -> None:
 
 def test_network_policies_open_what_the_addons_need(prod_creds: Evaluation) -> None:
     """Pod to pod: NetworkPolicy. Nodes, the API server and the outside: Cilium entities
-    and names (the flow contract, tests/test_contract_flows.py, checks the flows)."""
+    and names (the flow contract, tests/contract/test_contract_flows.py, checks the flows)."""
     policies = {
         r.k8s_name: r for r in prod_creds.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     }
