@@ -152,14 +152,12 @@ def test_prod_credentials_reach_velero_only_as_a_secret(prod_with_keys: Evaluati
         assert needle not in json.dumps(prod_with_keys.outputs)
 
 
-def test_prod_backup_alerts_are_handed_to_observability(
-    prod: Evaluation, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("fixture_kubeconfig")
+def test_prod_backup_alerts_are_handed_to_observability(prod: Evaluation) -> None:
     from components.persistence.monitoring import velero_alert_rules
     from settings import load
-    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+    from tools.offline import stack_config
 
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
     s = load(stack_config("prod"), "prod").persistence.backups
     rules = velero_alert_rules(s.schedules)["groups"][0]["rules"]
     names = {r["alert"] for r in rules}

@@ -24,8 +24,9 @@ from components.control_plane.server_version import ServerVersionError, check, p
 from components.control_plane.settings import ExistingClusterSettings
 from settings import SettingsError, load, preflights_off
 from tests.helpers import DATA
-from tools.offline import FIXTURE_KUBECONFIG, apply_overrides, evaluate, stack_config
+from tools.offline import apply_overrides, evaluate, stack_config
 
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 ANSWERS = DATA / "server_version"
 EXISTING_ALL = {"edge", "backups", "snapshots", "ebs", "trivy"}
 
@@ -71,11 +72,6 @@ class StubApiServer:
             "users": [{"name": "u", "user": user or {"token": "t0ken"}}],
         }
         return ExistingClusterSettings(None, "stub", self.url, yaml.safe_dump(kubeconfig))
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 @pytest.fixture
