@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from settings import SettingsError, load
-from tools.offline import ROOT, apply_overrides, stack_config
+from tools.offline import ROOT, Evaluation, apply_overrides, stack_config
 
 FIXTURES = ROOT / "tests" / "fixtures"
 """Inputs the tests read: allowlists, exemptions, recorded API answers, the kubeconfig."""
@@ -35,3 +35,8 @@ def problems(stack: str, overrides: dict[str, Any], **kwargs: Any) -> dict[str, 
 def problem_keys(stack: str, overrides: dict[str, Any], **kwargs: Any) -> list[str]:
     """The keys of the problems, in order, repeats kept."""
     return [p.key for p in _error(stack, overrides, **kwargs).problems]
+
+
+def chart_values(ev: Evaluation, name: str) -> dict[str, Any]:
+    """The values the program hands the chart release `name`."""
+    return ev.chart(name).inputs["values"]
