@@ -54,7 +54,7 @@ lint: venv ## ruff, mypy and vulture (dead code)
 	$(BIN)/mypy
 	$(BIN)/vulture
 
-unit: venv ## pytest: the whole program per stack under mocks, settings, policies, preflights
+unit: venv ## pytest tests/unit (the program under mocks, settings, preflights), tests/contract (the full render), policy/tests
 	$(BIN)/python -m pytest -n 2 -m "not realjobs and not live"  # both cores: the suite evaluates the program many times
 
 realjobs: venv ## The etcd-snapshot and bucket Jobs run for real (etcd, moto S3 server, aws CLI)

@@ -7,7 +7,7 @@ Helm repository's index.yaml. Then each Kubernetes minor of the matrix with its 
 support status today and the newest patch the module k8s.io/kubernetes lists.
 
 It needs the network (Go and the chart repositories), so it is not part of CI; the parsing
-below is tested on recorded answers (tests/test_versions_report.py). A source that cannot
+below is tested on recorded answers (tests/unit/test_versions_report.py). A source that cannot
 be reached is reported on its row, never as a newest version.
 
     python tools/versions.py

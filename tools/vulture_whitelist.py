@@ -9,7 +9,7 @@ _ = Whitelist()
 
 _ = (
     # kernel/compatibility.yaml names the pin (`pin: CAPA_VERSION`); kernel/compat.py reads
-    # it by name, and tests/test_compatibility.py checks the matrix against it.
+    # it by name, and tests/unit/test_compatibility.py checks the matrix against it.
     capi_objects.CAPA_VERSION,
     # kernel/namespaces.py PlatformNamespace.purpose: each namespace's description, read by
     # people, not code.
@@ -18,7 +18,7 @@ _ = (
     # keeps that signature.
     _.indentless,
     # http.server calls do_GET and log_message on the stub API server of
-    # tests/test_server_version.py.
+    # tests/unit/test_server_version.py.
     _.do_GET,
     _.log_message,
 )

@@ -9,22 +9,17 @@ Every value written below was checked against the upstream values.yaml of the pi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.observability import audit
+from components.observability import network_policies as policies
 from components.observability.alerting import dashboards, platform_rules
-from components.observability.logging_values import (
-    LokiObjectStore,
-    alloy_values,
-    endpoint_port,
-    loki_values,
-)
+from components.observability.logging_values import LokiObjectStore, alloy_values, loki_values
 from components.observability.names import (
     ALERTMANAGER_NAME,
     ALERTMANAGER_PODS,
@@ -35,11 +30,7 @@ from components.observability.names import (
     KPS,
     LOKI,
     LOKI_CREDENTIALS_SECRET,
-    LOKI_GATEWAY_PODS,
-    LOKI_PODS,
     METRICS_SERVER_PODS,
-    OPERATOR_PODS,
-    OPERATOR_WEBHOOK_PODS,
     PROMETHEUS_NAME,
     PROMETHEUS_PODS,
     RECEIVERS_SECRET,
@@ -142,23 +133,7 @@ class ObservabilityStack(pulumi.ComponentResource):
 
         kps = self._kube_prometheus_stack(crds, after_crds)
 
-        credentials = self._loki_credentials(logging)
-        loki_opts = pulumi.ResourceOptions.merge(
-            after_crds,
-            pulumi.ResourceOptions(depends_on=[crds, *([credentials] if credentials else [])]),
-        )
-        kube.helm_chart(
-            LOKI,
-            chart("loki"),
-            logging,
-            loki_values(args.settings, self._object_store(), args.storage_class),
-            loki_opts,
-        )
-        kube.helm_chart(
-            "alloy", chart("alloy"), logging, alloy_values(args.settings, logging), after_crds
-        )
-        if (log := args.audit_log) is not None:
-            audit.ship(log, args.settings.cluster_name, args.namespaces, logging, after_crds)
+        self._logs(crds, after_crds)
         # PrometheusRules pass the operator's admission webhook (failurePolicy Fail):
         # create them only once the kps Chart, whose objects pulumi-kubernetes awaits
         # until ready (the webhook Deployment included), is up.
@@ -166,16 +141,17 @@ class ObservabilityStack(pulumi.ComponentResource):
             after_crds, pulumi.ResourceOptions(depends_on=[kps])
         )
         self._backup_monitoring(after_kps)
-        k8s.apiextensions.CustomResource(
-            "platform-alerts",
-            api_version="monitoring.coreos.com/v1",
-            kind="PrometheusRule",
-            metadata={"name": f"{KPS}-platform-alerts", "namespace": self._monitoring,
-                      "labels": kube.MANAGED_BY},
-            spec=platform_rules(),
-            opts=after_kps,
-        )  # fmt: skip
-        self._network_policies()
+        self._platform_alerts(after_kps)
+        scope = policies.Scope(
+            settings=args.settings,
+            network=args.network,
+            monitoring=monitoring,
+            logging=logging,
+            control_plane_metrics=args.control_plane_metrics,
+            operator_webhook=args.internal_issuer is not None,
+            store=self._object_store(),
+        )
+        policies.network_policies(scope, self._child)
 
         self.grafana = ServiceRef(
             GRAFANA_SERVICE, monitoring, GRAFANA_PORT, target_port=3000, pod_labels=GRAFANA_PODS
@@ -226,6 +202,43 @@ class ObservabilityStack(pulumi.ComponentResource):
                 logging_namespace=logging,
             ),
             kps_opts,
+        )
+
+    def _logs(self, crds: pulumi.Resource, after_crds: pulumi.ResourceOptions) -> None:
+        """Loki (after its object-store credentials), the Alloy DaemonSet feeding it, and
+        the API server's audit log where the control plane writes one."""
+        args, logging = self._args, self._logging
+        credentials = self._loki_credentials(logging)
+        loki_opts = pulumi.ResourceOptions.merge(
+            after_crds,
+            pulumi.ResourceOptions(depends_on=[crds, *([credentials] if credentials else [])]),
+        )
+        kube.helm_chart(
+            LOKI,
+            chart("loki"),
+            logging,
+            loki_values(args.settings, self._object_store(), args.storage_class),
+            loki_opts,
+        )
+        kube.helm_chart(
+            "alloy", chart("alloy"), logging, alloy_values(args.settings, logging), after_crds
+        )
+        if (log := args.audit_log) is not None:
+            audit.ship(log, args.settings.cluster_name, args.namespaces, logging, after_crds)
+
+    def _platform_alerts(self, opts: pulumi.ResourceOptions) -> None:
+        """The platform's own alert rules (data/rules)."""
+        k8s.apiextensions.CustomResource(
+            "platform-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={
+                "name": f"{KPS}-platform-alerts",
+                "namespace": self._monitoring,
+                "labels": kube.MANAGED_BY,
+            },
+            spec=platform_rules(),
+            opts=opts,
         )
 
     # ---- metrics-server --------------------------------------------------------------
@@ -404,94 +417,3 @@ class ObservabilityStack(pulumi.ComponentResource):
             )
             for name, body in dashboards().items()
         ]
-
-    # ---- NetworkPolicies ---------------------------------------------------------------
-
-    def _network_policies(self) -> None:
-        """Allows on top of each namespace's default-deny + same-namespace + DNS.
-
-        Scrape *ingress* into other namespaces and each namespace's API-server egress are
-        SecurityBaseline's. Nodes and hostNetwork pods (node-exporter, kubelet, control
-        plane) are no pods to a selector: they are entities (kernel/network.py). Gateway
-        ingress is EdgeGateway's, route by route (envoy -> that backend's port only).
-        """
-        a = self._args
-        mon = self._monitoring
-        o = self._child
-        n = a.network
-
-        def policy(name: str, namespace: pulumi.Input[str], **kw: Any) -> None:
-            kube.network_policy(name, namespace, o, resource_name=f"observability-{name}", **kw)
-
-        def entity(name: str, namespace: pulumi.Input[str], **kw: Any) -> None:
-            net.entity_policy(name, namespace, n, o, resource_name=f"observability-{name}", **kw)
-
-        policy(
-            "prometheus-scrape",
-            mon,
-            pod_selector=PROMETHEUS_PODS,
-            egress_to=[{"namespaceSelector": {}}],
-        )
-        # node-exporter, kubelet/cAdvisor, etcd, controller-manager, scheduler on the nodes.
-        host_ports = [9100, 10250] + ([2381, 10257, 10259] if a.control_plane_metrics else [])
-        entity("prometheus-scrape-nodes", mon, pod_selector=PROMETHEUS_PODS,
-               egress_to=net.NODES, egress_ports=host_ports)  # fmt: skip
-        receivers = a.settings.alerting.receivers
-        smtp = [587] if any(r.type == "email" for r in receivers) else []
-        entity("alertmanager-receivers", mon, pod_selector=ALERTMANAGER_PODS,
-               egress_to=net.WORLD, egress_ports=[443, *smtp])  # fmt: skip
-        policy(
-            "grafana-to-loki",
-            mon,
-            pod_selector=GRAFANA_PODS,
-            egress_to=[kube.namespace_peer(self._logging, LOKI_GATEWAY_PODS)],
-            egress_ports=kube.tcp(8080),
-        )
-        # The API server calls metrics-server (APIService) and, with cert-manager, the
-        # operator's admission webhook; metrics-server itself scrapes every kubelet.
-        entity("apiserver-to-metrics-server", mon, pod_selector=METRICS_SERVER_PODS,
-               ingress_from=net.API_SERVER, ingress_ports=[10250])  # fmt: skip
-        entity("metrics-server-to-kubelets", mon, pod_selector=METRICS_SERVER_PODS,
-               egress_to=net.NODES, egress_ports=[10250])  # fmt: skip
-        if a.internal_issuer is not None:
-            entity("apiserver-to-operator-webhook", mon, pod_selector=OPERATOR_PODS,
-                   ingress_from=net.API_SERVER, ingress_ports=[10250])  # fmt: skip
-            # prod: the webhooks are served by the chart's standalone webhook Deployment.
-            entity("apiserver-to-operator-admission-webhook", mon,
-                   pod_selector=OPERATOR_WEBHOOK_PODS, ingress_from=net.API_SERVER,
-                   ingress_ports=[10250])  # fmt: skip
-        self._logging_policies(policy)
-
-    def _logging_policies(self, policy: Callable[..., None]) -> None:
-        """Grafana reads Loki through its gateway; Alloy tails logs through the API
-        (SecurityBaseline's API-server allow); Loki writes to its object store."""
-        mon, log = self._monitoring, self._logging
-        policy(
-            "loki-gateway-from-grafana",
-            log,
-            pod_selector=LOKI_GATEWAY_PODS,
-            ingress_from=[kube.namespace_peer(mon, GRAFANA_PODS)],
-            ingress_ports=kube.tcp(8080),
-        )
-        store = self._object_store()
-        if store is None:
-            return
-        target = net.s3_hosts(store.region, store.endpoint)
-        if target is None:
-            # In-cluster store (the embedded one): a pod, reached pod to pod.
-            policy("loki-object-store", log, pod_selector=LOKI_PODS,
-                   egress_to=[{"namespaceSelector": {}}],
-                   egress_ports=kube.tcp(443, *endpoint_port(store)))  # fmt: skip
-            return
-        hosts, ports = target
-        net.fqdn_policy(
-            "loki-object-store",
-            log,
-            self._args.network,
-            self._child,
-            pod_selector=LOKI_PODS,
-            hosts=hosts,
-            ports=ports,
-            imds=self._loki_keys() is None and store.role_arn is None,
-            resource_name="observability-loki-object-store",
-        )

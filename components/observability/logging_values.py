@@ -271,7 +271,7 @@ def alloy_values(s: ObservabilitySettings, logging_namespace: pulumi.Input[str])
 
 
 def _cache(enabled: bool, memory_mb: int) -> dict[str, Any]:
-    """A memcached cache; one replica (tests/test_ha_contract.py says why)."""
+    """A memcached cache; one replica (tests/contract/test_ha_contract.py says why)."""
     # The chart's own sizing (templates/memcached/_memcached-statefulset.tpl: memory
     # allocatedMemory * 1.2, no CPU limit), with the CPU limit every container sets.
     memory = f"{(memory_mb * 12 + 5) // 10}Mi"

@@ -137,7 +137,7 @@ def load_section(load: Loader, root: Section, *, cluster_name: str) -> Observabi
     gs = s.section("grafana", doc="Grafana (one replica, provisioned from ConfigMaps).")
     # One replica everywhere: each replica keeps its own SQLite, so a second one loses
     # sessions and UI changes at random (docs/observability.md, "Grafana"); an HA
-    # exception of the platform contract (tests/test_ha_contract.py).
+    # exception of the platform contract (tests/contract/test_ha_contract.py).
     grafana_replicas = load.replicas(
         gs, "replicas", ByProfile(1, 1), doc="Grafana replicas (1: no shared database).", maximum=1
     )

@@ -23,8 +23,13 @@ from kernel.namespaces import GATEWAY, PLATFORM_NAMESPACES
 NS_KEY = "k8s:io.kubernetes.pod.namespace"
 NS_LABEL = f"k8s:io.cilium.k8s.namespace.labels.{TENANT_LABEL}"
 
-NODE_PORTS = (22, 2379, 2380, 2381, 4240, 4244, 9100, 9962, 9963, 9964, 9965, 10250,
-              10255, 10256, 10257, 10259)  # fmt: skip
+_NODE_SERVICES = {
+    "ssh, node-exporter": (22, 9100),
+    "etcd: clients, peers, metrics": (2379, 2380, 2381),
+    "cilium: health, hubble, metrics": (4240, 4244, 9962, 9963, 9964, 9965),
+    "kubelet, kube-proxy, controller-manager, scheduler": (10250, 10255, 10256, 10257, 10259),
+}
+NODE_PORTS = tuple(sorted(p for ports in _NODE_SERVICES.values() for p in ports))
 """Node services a tenant with API access must still not reach: the API server's node is
 `remote-node` too (identity 7 carries both labels, cilium pkg/identity/numericidentity.go),
 so for those tenants `remote-node` is denied port by port instead of as a whole."""
@@ -33,10 +38,22 @@ DEVELOPER_ROLE = "k8s-platform:tenant-developer"
 _RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
 _RO = ["get", "list", "watch"]
 DEVELOPER_RULES: list[dict[str, Any]] = [
-    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
-     "verbs": _RW},
-    {"apiGroups": [""], "resources": ["services", "configmaps", "secrets", "serviceaccounts",
-                                      "persistentvolumeclaims"], "verbs": _RW},
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments", "statefulsets", "replicasets"],
+        "verbs": _RW,
+    },
+    {
+        "apiGroups": [""],
+        "resources": [
+            "services",
+            "configmaps",
+            "secrets",
+            "serviceaccounts",
+            "persistentvolumeclaims",
+        ],
+        "verbs": _RW,
+    },
     {"apiGroups": [""], "resources": ["pods"], "verbs": [*_RO, "delete"]},
     {"apiGroups": [""], "resources": ["pods/log", "events", "endpoints"], "verbs": _RO},
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _RO},
@@ -44,11 +61,14 @@ DEVELOPER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _RW},
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _RW},
     {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": _RW},
-    {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors", "podmonitors"],
-     "verbs": _RW},
+    {
+        "apiGroups": ["monitoring.coreos.com"],
+        "resources": ["servicemonitors", "podmonitors"],
+        "verbs": _RW,
+    },
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": _RO},
     {"apiGroups": ["cilium.io"], "resources": ["ciliumnetworkpolicies"], "verbs": _RO},
-]  # fmt: skip
+]
 """Replaces the built-in `edit`, which may write NetworkPolicies (kubernetes
 plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go `system:aggregate-to-edit`) and
 collects every chart role labelled aggregate-to-edit (kube-prometheus-stack's Prometheus
@@ -63,23 +83,41 @@ def tenant_baseline(tenant: str, api_access: bool, exposed: bool = False) -> dic
         # EC2 instance metadata: the node's role (and with it the backup bucket).
         {"toCIDR": [network.IMDS]},
         # kube-system except CoreDNS (NotIn also selects pods without the label).
-        {"toEndpoints": [{"matchLabels": {NS_KEY: "kube-system"},
-                          "matchExpressions": [{"key": "k8s:k8s-app", "operator": "NotIn",
-                                                "values": ["kube-dns"]}]}]},
-        {"toEndpoints": [{"matchExpressions": [{"key": NS_KEY, "operator": "In",
-                                                "values": platform}]}]},
+        {
+            "toEndpoints": [
+                {
+                    "matchLabels": {NS_KEY: "kube-system"},
+                    "matchExpressions": [
+                        {"key": "k8s:k8s-app", "operator": "NotIn", "values": ["kube-dns"]}
+                    ],
+                }
+            ]
+        },
+        {
+            "toEndpoints": [
+                {"matchExpressions": [{"key": NS_KEY, "operator": "In", "values": platform}]}
+            ]
+        },
         # Every other tenant namespace, present or future (namespace label).
-        {"toEndpoints": [{"matchExpressions": [
-            {"key": NS_LABEL, "operator": "Exists"},
-            {"key": NS_KEY, "operator": "NotIn", "values": [tenant]},
-        ]}]},
-    ]  # fmt: skip
+        {
+            "toEndpoints": [
+                {
+                    "matchExpressions": [
+                        {"key": NS_LABEL, "operator": "Exists"},
+                        {"key": NS_KEY, "operator": "NotIn", "values": [tenant]},
+                    ]
+                }
+            ]
+        },
+    ]
     if api_access:
         deny += [
             {"toEntities": ["host"]},
-            {"toEntities": ["remote-node"],
-             "toPorts": [{"ports": [{"port": str(p), "protocol": "TCP"} for p in NODE_PORTS]}]},
-        ]  # fmt: skip
+            {
+                "toEntities": ["remote-node"],
+                "toPorts": [{"ports": [{"port": str(p), "protocol": "TCP"} for p in NODE_PORTS]}],
+            },
+        ]
     else:
         deny.append({"toEntities": ["host", "remote-node", "kube-apiserver"]})
     spec: dict[str, Any] = {

@@ -44,7 +44,7 @@ def cert_manager_values(tls: TlsSettings, service_monitors: bool) -> dict[str, A
         # startupapicheck is a Helm hook Job (it waits until the webhook answers); Chart v4
         # never runs hooks, so it is off. Its replacement: Issuers and Certificates depend
         # on the Chart resource, which pulumi-kubernetes awaits until every object of it,
-        # the webhook Deployment included, is ready (tests/test_order_contract.py).
+        # the webhook Deployment included, is ready (tests/contract/test_order_contract.py).
         "startupapicheck": {"enabled": False},
         "prometheus": {
             "enabled": True,

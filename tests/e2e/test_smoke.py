@@ -1,7 +1,7 @@
 """Smoke suite: the deployed platform as a whole, against a live kube context.
 
 Skipped unless a context is given (conftest.py). Every decision is a function of
-checks.py, unit-tested offline on recorded API responses (tests/test_smoke_checks.py).
+checks.py, unit-tested offline on recorded API responses (tests/unit/test_smoke_checks.py).
 """
 
 from __future__ import annotations

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.helpers import FIXTURES
 from tools.admission.core import BUILTIN_NAMESPACES, PSA_ENFORCE, Evaluator, Report
 from tools.admission.request import CLUSTER_SCOPED, TEMPLATE_PATHS
 from tools.admission.result import Denial
 from tools.fullrender import FullRender
 from tools.offline import CRDS_DIR
 
-EXEMPTIONS = Path(__file__).parent / "fixtures" / "admission_exemptions.yaml"
+EXEMPTIONS = FIXTURES / "admission_exemptions.yaml"
 POLICY_CHART = "kyverno-policies"
 
 

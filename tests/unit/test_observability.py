@@ -13,6 +13,7 @@ import yaml
 
 from components.observability.names import RECEIVERS_MOUNT
 from kernel.config import cpu_millis, memory_bytes
+from tests.helpers import chart_values
 from tools.offline import SECRET_SIG, SIG_KEY, Evaluation, evaluate, manifest
 
 # Fake credentials the override stacks carry; none may ever appear in chart values.
@@ -64,10 +65,6 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def values(ev: Evaluation, name: str) -> dict[str, Any]:
-    return ev.chart(name).inputs["values"]
-
-
 def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     yield path, node
     if isinstance(node, dict):
@@ -86,7 +83,7 @@ def test_operator_crds_are_their_own_chart_and_kps_waits_for_them(stack: Evaluat
     assert crds.inputs["version"] == "31.0.1"
     kps = stack.chart("kps")
     assert kps.inputs["version"] == "88.5.3"
-    assert values(stack, "kps")["crds"] == {"enabled": False}
+    assert chart_values(stack, "kps")["crds"] == {"enabled": False}
     assert crds.urn in kps.dependencies
     assert crds.urn in stack.chart("loki").dependencies
 
@@ -94,13 +91,13 @@ def test_operator_crds_are_their_own_chart_and_kps_waits_for_them(stack: Evaluat
 def test_prometheus_picks_up_every_monitor_and_rule_not_only_release_labelled(
     stack: Evaluation,
 ) -> None:
-    spec = values(stack, "kps")["prometheus"]["prometheusSpec"]
+    spec = chart_values(stack, "kps")["prometheus"]["prometheusSpec"]
     for kind in ("rule", "serviceMonitor", "podMonitor", "probe", "scrapeConfig"):
         assert spec[f"{kind}SelectorNilUsesHelmValues"] is False, kind
 
 
 def test_prod_prometheus_is_ha_spread_over_zones_with_a_pdb(prod: Evaluation) -> None:
-    prom = values(prod, "kps")["prometheus"]
+    prom = chart_values(prod, "kps")["prometheus"]
     spec = prom["prometheusSpec"]
     assert spec["replicas"] >= 2
     assert spec["podAntiAffinity"] == "hard"
@@ -109,14 +106,14 @@ def test_prod_prometheus_is_ha_spread_over_zones_with_a_pdb(prod: Evaluation) ->
 
 
 def test_dev_prometheus_is_a_single_replica_without_spread(dev: Evaluation) -> None:
-    prom = values(dev, "kps")["prometheus"]
+    prom = chart_values(dev, "kps")["prometheus"]
     assert prom["prometheusSpec"]["replicas"] == 1
     assert prom["prometheusSpec"]["topologySpreadConstraints"] == []
     assert prom["podDisruptionBudget"]["enabled"] is False
 
 
 def test_retention_size_stays_below_the_volume_size(stack: Evaluation) -> None:
-    spec = values(stack, "kps")["prometheus"]["prometheusSpec"]
+    spec = chart_values(stack, "kps")["prometheus"]["prometheusSpec"]
     volume = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     size = spec["retentionSize"]
     assert size.endswith("iB")
@@ -139,7 +136,7 @@ def test_control_plane_targets_are_scraped_only_where_reachable(
     # existing mode (kind, managed): no etcd/scheduler/controller-manager targets, so no
     # permanent false alerts; capi mode (prod) binds them where Prometheus can reach them.
     for ev, expected in ((dev, False), (prod, True)):
-        kps = values(ev, "kps")
+        kps = chart_values(ev, "kps")
         for target in ("kubeEtcd", "kubeScheduler", "kubeControllerManager"):
             assert kps[target]["enabled"] is expected, target
         assert kps["defaultRules"]["rules"]["etcd"] is expected
@@ -152,13 +149,13 @@ def test_control_plane_targets_are_scraped_only_where_reachable(
 
 
 def test_node_exporter_runs_in_its_privileged_namespace(stack: Evaluation) -> None:
-    ne = values(stack, "kps")["prometheus-node-exporter"]
+    ne = chart_values(stack, "kps")["prometheus-node-exporter"]
     assert ne["namespaceOverride"] == "node-exporter"
 
 
 def test_metrics_server_skips_kubelet_tls_only_on_kind(dev: Evaluation, prod: Evaluation) -> None:
-    assert values(dev, "metrics-server")["args"] == ["--kubelet-insecure-tls"]
-    prod_ms = values(prod, "metrics-server")
+    assert chart_values(dev, "metrics-server")["args"] == ["--kubelet-insecure-tls"]
+    prod_ms = chart_values(prod, "metrics-server")
     # prod verifies kubelet serving certificates against the cluster CA, which signs
     # kubernetes.io/kubelet-serving CSRs (kubeadm: --cluster-signing-cert-file).
     assert prod_ms["args"] == [
@@ -172,7 +169,7 @@ def test_metrics_server_skips_kubelet_tls_only_on_kind(dev: Evaluation, prod: Ev
 
 
 def test_prod_alertmanager_has_three_spread_replicas_and_a_pdb(prod: Evaluation) -> None:
-    am = values(prod, "kps")["alertmanager"]
+    am = chart_values(prod, "kps")["alertmanager"]
     assert am["alertmanagerSpec"]["replicas"] == 3
     assert am["alertmanagerSpec"]["topologySpreadConstraints"][0]["topologyKey"].endswith("zone")
     assert am["podDisruptionBudget"]["enabled"] is True
@@ -181,7 +178,7 @@ def test_prod_alertmanager_has_three_spread_replicas_and_a_pdb(prod: Evaluation)
 def test_receivers_come_from_settings_and_read_credentials_from_files(
     prod_creds: Evaluation,
 ) -> None:
-    am = values(prod_creds, "kps")["alertmanager"]
+    am = chart_values(prod_creds, "kps")["alertmanager"]
     config = am["config"]
     by_name = {r["name"]: r for r in config["receivers"]}
     assert set(by_name) == {"null", "deadmansswitch", "oncall", "chat", "mail", "hook"}
@@ -268,7 +265,7 @@ def test_platform_alerts_cover_backups_certificates_storage_images_and_logs(
 
 
 def test_dev_loki_is_monolithic_on_the_filesystem_without_caches(dev: Evaluation) -> None:
-    loki = values(dev, "loki")
+    loki = chart_values(dev, "loki")
     assert (
         dev.chart("loki")
         .inputs["repositoryOpts"]["repo"]
@@ -286,7 +283,7 @@ def test_dev_loki_is_monolithic_on_the_filesystem_without_caches(dev: Evaluation
 
 
 def test_prod_loki_is_replicated_on_object_storage_spread_over_zones(prod: Evaluation) -> None:
-    loki = values(prod, "loki")
+    loki = chart_values(prod, "loki")
     single = loki["singleBinary"]
     assert single["replicas"] == 3
     assert loki["loki"]["commonConfig"]["replication_factor"] == 3
@@ -300,7 +297,7 @@ def test_prod_loki_is_replicated_on_object_storage_spread_over_zones(prod: Evalu
 def test_loki_object_store_keys_come_from_a_secret_through_env_expansion(
     prod_creds: Evaluation,
 ) -> None:
-    loki = values(prod_creds, "loki")
+    loki = chart_values(prod_creds, "loki")
     s3 = loki["loki"]["storage"]["s3"]
     assert s3["accessKeyId"] == "${AWS_ACCESS_KEY_ID}"
     assert s3["endpoint"] == "https://s3.lab.example:9000"
@@ -317,6 +314,32 @@ def test_loki_object_store_keys_come_from_a_secret_through_env_expansion(
     assert rule["toPorts"][0]["ports"] == [{"port": "9000", "protocol": "TCP"}]
 
 
+def test_loki_in_cluster_object_store_is_reached_pod_to_pod_on_its_port() -> None:
+    """An endpoint inside the cluster (a Service name) is a pod to a selector: a plain
+    NetworkPolicy toward any namespace on 443 and the endpoint's own port, no toFQDNs."""
+    ev = evaluate(
+        "dev",
+        {
+            "observability.loki.objectStore": {
+                "bucket": "logs",
+                "region": "eu-central-1",
+                "endpoint": "https://minio.objectstore.svc:9000",
+            }
+        },
+    )
+    egress = next(
+        r
+        for r in ev.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.k8s_name == "loki-object-store"
+    )
+    assert egress.name == "observability-loki-object-store"
+    assert egress.inputs["spec"]["egress"][0]["to"] == [{"namespaceSelector": {}}]
+    ports = {p["port"] for p in egress.inputs["spec"]["egress"][0]["ports"]}
+    assert ports == {443, 9000}
+    cnps = {r.k8s_name for r in ev.of_type("kubernetes:cilium.io/v2:CiliumNetworkPolicy")}
+    assert "loki-object-store" not in cnps
+
+
 def test_loki_replication_factor_above_replicas_is_rejected() -> None:
     with pytest.raises(Exception, match=r"observability.loki.replicationFactor.*at most"):
         evaluate("dev", {"observability.loki": {"replicationFactor": 2}})
@@ -325,7 +348,7 @@ def test_loki_replication_factor_above_replicas_is_rejected() -> None:
 def test_alloy_ships_pod_logs_with_kubernetes_labels_to_the_loki_gateway(
     stack: Evaluation,
 ) -> None:
-    alloy = values(stack, "alloy")
+    alloy = chart_values(stack, "alloy")
     assert alloy["controller"]["type"] == "daemonset"
     config = alloy["alloy"]["configMap"]["content"]
     assert 'loki.source.kubernetes "pods"' in config
@@ -342,14 +365,14 @@ def test_grafana_runs_one_replica_because_its_sqlite_is_not_shared(
     dev: Evaluation, prod: Evaluation
 ) -> None:
     # Two replicas on their own SQLite lose sessions and UI changes at random (issue 11).
-    assert values(dev, "kps")["grafana"]["replicas"] == 1
-    g = values(prod, "kps")["grafana"]
+    assert chart_values(dev, "kps")["grafana"]["replicas"] == 1
+    g = chart_values(prod, "kps")["grafana"]
     assert g["replicas"] == 1
     assert g["persistence"]["enabled"] is False
 
 
 def test_grafana_has_prometheus_loki_and_alertmanager_datasources(stack: Evaluation) -> None:
-    g = values(stack, "kps")["grafana"]
+    g = chart_values(stack, "kps")["grafana"]
     ds = g["sidecar"]["datasources"]
     assert ds["defaultDatasourceEnabled"] is True
     assert ds["alertmanager"]["enabled"] is True
@@ -359,7 +382,7 @@ def test_grafana_has_prometheus_loki_and_alertmanager_datasources(stack: Evaluat
 
 
 def test_grafana_admin_credentials_are_generated_into_a_secret(stack: Evaluation) -> None:
-    g = values(stack, "kps")["grafana"]
+    g = chart_values(stack, "kps")["grafana"]
     assert g["admin"]["existingSecret"] == stack.outputs["grafanaAdminSecret"] == "grafana-admin"
     secret = next(
         r for r in stack.of_type("kubernetes:core/v1:Secret") if r.k8s_name == "grafana-admin"
@@ -390,7 +413,7 @@ def test_platform_dashboards_are_valid_json_with_real_queries(stack: Evaluation)
             assert panel["datasource"]["uid"] in {"prometheus", "loki"}
     # Grafana's sidecar watches its own namespace only (a Role, no cluster-wide Secret read):
     # every dashboard must live there.
-    grafana = values(stack, "kps")["grafana"]
+    grafana = chart_values(stack, "kps")["grafana"]
     assert grafana["rbac"]["namespaced"] is True
     assert "searchNamespace" not in grafana["sidecar"]["dashboards"]
     assert {unwrap(m.metadata.get("namespace")) for m in maps} == {"monitoring"}
@@ -400,7 +423,7 @@ def test_platform_dashboards_are_valid_json_with_real_queries(stack: Evaluation)
 
 
 def test_hook_based_features_are_off_because_chart_v4_skips_hooks(dev: Evaluation) -> None:
-    kps = values(dev, "kps")
+    kps = chart_values(dev, "kps")
     webhooks = kps["prometheusOperator"]["admissionWebhooks"]
     # The hook Jobs that would create the webhook certificate never run under Chart v4:
     # cert-manager issues it from the platform's internal CA instead.
@@ -408,7 +431,7 @@ def test_hook_based_features_are_off_because_chart_v4_skips_hooks(dev: Evaluatio
     assert webhooks["certManager"]["enabled"] is True
     assert webhooks["certManager"]["issuerRef"] == {"name": "platform-ca", "kind": "ClusterIssuer"}
     assert kps["grafana"]["testFramework"]["enabled"] is False
-    assert values(dev, "loki")["test"]["enabled"] is False
+    assert chart_values(dev, "loki")["test"]["enabled"] is False
 
 
 def resource_blocks(ev: Evaluation) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -468,7 +491,7 @@ def test_dev_requests_fit_a_laptop_share(dev: Evaluation) -> None:
 
 def test_network_policies_open_what_the_addons_need(prod_creds: Evaluation) -> None:
     """Pod to pod: NetworkPolicy. Nodes, the API server and the outside: Cilium entities
-    and names (the flow contract, tests/test_contract_flows.py, checks the flows)."""
+    and names (the flow contract, tests/contract/test_contract_flows.py, checks the flows)."""
     policies = {
         r.k8s_name: r for r in prod_creds.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     }

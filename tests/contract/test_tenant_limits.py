@@ -18,8 +18,8 @@ import pytest
 
 from components.security.isolation import DEVELOPER_RULES
 from components.security.tenancy import PLATFORM_CRITICAL
-from tests.test_contract_admission import _tenant_namespace, admission
-from tests.test_control_plane_capi import arg_map, kcp_spec
+from tests.contract.test_contract_admission import _tenant_namespace, admission
+from tests.unit.test_control_plane_capi import arg_map, kcp_spec
 from tools.fullrender import FullRender
 from tools.offline import Evaluation
 

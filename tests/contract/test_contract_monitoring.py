@@ -6,12 +6,12 @@ label matchers name values that exist. Exporters hidden by a chart-source gap ar
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.helpers import DATA
 from tools.fullrender import FullRender
 from verify.monitoring_contract import (
     Target,
@@ -21,9 +21,7 @@ from verify.monitoring_contract import (
     selectors,
 )
 
-TABLE: dict[str, Any] = yaml.safe_load(
-    (Path(__file__).parent / "data" / "metric_exporters.yaml").read_text()
-)
+TABLE: dict[str, Any] = yaml.safe_load((DATA / "metric_exporters.yaml").read_text())
 
 
 def exporter_of(metric: str) -> str | None:

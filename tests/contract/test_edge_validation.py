@@ -6,7 +6,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from tests.test_edge import edge_objects
+from tests.unit.test_edge import edge_objects
 from tools.offline import CRDS_DIR, SECRET_SIG, SIG_KEY, Evaluation, Resource
 from tools.offline import manifest as _manifest
 from tools.render import is_builtin

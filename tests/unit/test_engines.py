@@ -10,8 +10,9 @@ import pytest
 
 from kernel import kube
 from kernel.catalogue import CHARTS
+from tools.offline import ROOT
 
-ENGINES = Path(__file__).resolve().parent.parent / "engines"
+ENGINES = ROOT / "engines"
 
 
 def _pins() -> dict[str, str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import subprocess
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from kernel import compat
+from tests.helpers import DATA
 from tools import versions
 from tools.versions import (
     Line,
@@ -27,7 +27,7 @@ from tools.versions import (
     report,
 )
 
-RECORDED = Path(__file__).parent / "data" / "versions"
+RECORDED = DATA / "versions"
 MATRIX = compat.load()
 INDEX = """\
 apiVersion: v1

@@ -176,6 +176,7 @@ class FakeClusters:
         return {"status": {"phase": "Completed"}} if method == "GET" else body
 
 
+@pytest.mark.usefixtures("fixture_kubeconfig")
 def test_the_hook_as_wired_needs_no_control_plane_output(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -183,9 +184,8 @@ def test_the_hook_as_wired_needs_no_control_plane_output(
     control plane resolved: it reads <cluster>-kubeconfig from the management API itself."""
     from components.persistence import upgrade_hook
     from settings import load
-    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+    from tools.offline import stack_config
 
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
     made: dict[str, Any] = {}
 
     class Captured:
@@ -215,15 +215,15 @@ def test_the_hook_as_wired_needs_no_control_plane_output(
     assert [c[:2] for c in workload] == [(WORKLOAD, "POST"), (WORKLOAD, "GET")]
 
 
+@pytest.mark.usefixtures("fixture_kubeconfig")
 def test_the_hook_factory_binds_the_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """pre_upgrade_backup_hook wraps the runner in a pulumi.ResourceHook named for the KCP."""
     from components.persistence import upgrade_hook
     from settings import load
-    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+    from tools.offline import stack_config
 
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
     made: dict[str, Any] = {}
 
     class FakeHook:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import FIXTURES
 from tools import doctor
 
-FIXTURES = Path(__file__).parent / "fixtures" / "e2e"
+E2E = FIXTURES / "e2e"
 
 # Real first lines of each tool's version command.
 OUTPUTS = {
@@ -144,13 +144,13 @@ def test_prod_needs_clusterctl_clusterawsadm_and_the_management_cluster() -> Non
 
 
 def test_the_management_cluster_minor_is_read_from_kubectl_version() -> None:
-    recorded = (FIXTURES / "kubectl-version.json").read_text()
+    recorded = (E2E / "kubectl-version.json").read_text()
     assert doctor.server_minor(recorded) == (1, 33)  # EKS says minor "33+"
     assert failures(FakeHost(OUTPUTS, server=(0, recorded)), "prod", management=("m", RANGE)) == []
 
 
 def test_a_management_cluster_outside_the_range_is_refused() -> None:
-    recorded = (FIXTURES / "kubectl-version.json").read_text()
+    recorded = (E2E / "kubectl-version.json").read_text()
     (line,) = failures(
         FakeHost(OUTPUTS, server=(0, recorded)), "prod", management=("mgmt", ((1, 34), (1, 35)))
     )

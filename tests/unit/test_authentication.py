@@ -15,14 +15,12 @@ from components.control_plane.authn import api_version
 from kernel.loader import SettingsError
 from settings import load
 from tools.fullrender import FullRender
-from tools.offline import DELETE, FIXTURE_KUBECONFIG, Evaluation, apply_overrides, stack_config
+from tools.offline import DELETE, Evaluation, apply_overrides, stack_config
 
 AUTH = "cluster.authentication"
 
 
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
 
 def _kcp_config(full: FullRender) -> tuple[dict[str, Any], dict[str, Any]]:

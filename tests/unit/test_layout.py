@@ -169,11 +169,11 @@ def test_every_data_file_is_read_by_its_component() -> None:
     assert len(data_files) >= 8, "walked nothing"
     for f in data_files:
         if f.match("*/data/rules/tests/*.test.yaml"):
-            continue  # promtool unit tests: read by tests/test_promtool.py
+            continue  # promtool unit tests: read by tests/contract/test_promtool.py
         package = f.relative_to(ROOT / "components").parts[0]
         if f.parent.name == "tests" and f.name.endswith(".test.yaml"):
-            # Alert rule unit tests: tests/test_promtool.py runs every one of them.
-            runner = (ROOT / "tests" / "test_promtool.py").read_text()
+            # Alert rule unit tests: tests/contract/test_promtool.py runs every one of them.
+            runner = (ROOT / "tests" / "contract" / "test_promtool.py").read_text()
             assert "components/*/data/rules/tests/*.test.yaml" in runner
             continue
         code = "".join(p.read_text() for p in (ROOT / "components" / package).glob("*.py"))

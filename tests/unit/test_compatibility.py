@@ -12,7 +12,6 @@ of life 2026-10-27, 1.35 2027-02-28); the suite judges them as of the matrix's r
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import jsonpath_rfc9535
@@ -25,12 +24,11 @@ from kernel import compat
 from kernel.catalogue import CHARTS
 from settings import SettingsError, load
 from tools import compat_docs
-from tools.offline import Evaluation, apply_overrides, evaluate, stack_config
+from tools.offline import ROOT, Evaluation, apply_overrides, evaluate, stack_config
 
 # The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
 pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
-ROOT = Path(__file__).resolve().parent.parent
 KCP = "kubernetes:controlplane.cluster.x-k8s.io/v1beta2:KubeadmControlPlane"
 MATRIX = compat.load()
 

@@ -6,15 +6,14 @@ aggregated ClusterRoles included."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
+from tests.helpers import FIXTURES
 from tools.fullrender import FullRender, Rendered
 from verify.secret_readers import cluster_wide_readers, reads_secrets
 
-ALLOWLIST = Path(__file__).parent / "fixtures" / "secret_readers.yaml"
+ALLOWLIST = FIXTURES / "secret_readers.yaml"
 
 
 def _allowed() -> dict[str, str]:

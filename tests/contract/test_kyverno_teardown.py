@@ -9,16 +9,16 @@ Deployment's env, as Kyverno's pkg/config reads them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tools.fullrender import FullRender, Rendered
+from tools.offline import ROOT
 
 RBAC = "rbac.authorization.k8s.io"
 CONTROLLERS = ("kyverno-admission-controller", "kyverno-cleanup-controller")
-RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "runbooks" / "teardown.md"
+RUNBOOK = ROOT / "docs" / "runbooks" / "teardown.md"
 
 
 def _grants(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from kernel.catalogue import CHARTS
+from tests.helpers import chart_values
 from tools.chart_sources import chart_dir
 from tools.fullrender import FullRender, builtin_api_versions
 from tools.helm_render import render_chart
@@ -23,10 +23,6 @@ INI = "[default]\naws_access_key_id=AKIAEXAMPLEKEY000001\naws_secret_access_key=
 def owned(ev: Evaluation) -> list[Resource]:
     """Every resource under the PersistenceLayer component."""
     return [r for r in ev.resources if (c := ev.component_of(r)) and c.type == PERSISTENCE]
-
-
-def values(ev: Evaluation, name: str) -> dict[str, Any]:
-    return ev.chart(name).inputs["values"]
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +102,7 @@ def test_prod_velero_uses_csi_snapshots_and_the_aws_plugin(prod: Evaluation) -> 
 
 
 def test_prod_backup_location_points_at_the_configured_bucket(prod: Evaluation) -> None:
-    (bsl,) = values(prod, "velero")["configuration"]["backupStorageLocation"]
+    (bsl,) = chart_values(prod, "velero")["configuration"]["backupStorageLocation"]
     assert bsl["bucket"] == "acme-prod-velero-backups"
     assert bsl["provider"] == "aws" and bsl["default"] is True
     assert bsl["config"]["region"] == "eu-west-1"
@@ -120,7 +116,7 @@ def test_prod_never_creates_or_owns_the_bucket(prod: Evaluation) -> None:
 
 
 def test_prod_schedules_have_ttls_longer_than_their_interval(prod: Evaluation) -> None:
-    schedules = values(prod, "velero")["schedules"]
+    schedules = chart_values(prod, "velero")["schedules"]
     assert set(schedules) == {"hourly-tenants", "daily"}
     hourly, daily = schedules["hourly-tenants"], schedules["daily"]
     assert hourly["schedule"] == "0 * * * *" and hourly["template"]["ttl"] == "72h"
@@ -135,12 +131,12 @@ def test_prod_schedules_have_ttls_longer_than_their_interval(prod: Evaluation) -
 def test_prod_reaches_its_bucket_with_static_keys_not_the_instance_profile(
     prod: Evaluation,
 ) -> None:
-    v = values(prod, "velero")
+    v = chart_values(prod, "velero")
     assert v["credentials"] == {"useSecret": True, "existingSecret": "velero-cloud-credentials"}
 
 
 def test_prod_credentials_reach_velero_only_as_a_secret(prod_with_keys: Evaluation) -> None:
-    v = values(prod_with_keys, "velero")
+    v = chart_values(prod_with_keys, "velero")
     assert v["credentials"] == {"useSecret": True, "existingSecret": "velero-cloud-credentials"}
     secret = prod_with_keys.one(SECRET, "velero-cloud-credentials")
     assert secret.namespace == "velero"
@@ -152,14 +148,12 @@ def test_prod_credentials_reach_velero_only_as_a_secret(prod_with_keys: Evaluati
         assert needle not in json.dumps(prod_with_keys.outputs)
 
 
-def test_prod_backup_alerts_are_handed_to_observability(
-    prod: Evaluation, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("fixture_kubeconfig")
+def test_prod_backup_alerts_are_handed_to_observability(prod: Evaluation) -> None:
     from components.persistence.monitoring import velero_alert_rules
     from settings import load
-    from tools.offline import FIXTURE_KUBECONFIG, stack_config
+    from tools.offline import stack_config
 
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
     s = load(stack_config("prod"), "prod").persistence.backups
     rules = velero_alert_rules(s.schedules)["groups"][0]["rules"]
     names = {r["alert"] for r in rules}
@@ -168,13 +162,13 @@ def test_prod_backup_alerts_are_handed_to_observability(
     # The velero chart names Schedules `{{ include "velero.fullname" $ }}-<key>`
     # (templates/schedule.yaml); fullname is the release name when it holds "velero".
     release = prod.chart("velero").name
-    keys = set(values(prod, "velero")["schedules"])
+    keys = set(chart_values(prod, "velero")["schedules"])
     assert keys == {"daily", "hourly-tenants"} and "velero" in release
     assert any(f'schedule="{release}-hourly-tenants"' in e and "> 7200" in e for e in too_old)
     never = {r["labels"]["schedule"] for r in rules if r["alert"] == "VeleroBackupNeverSucceeded"}
     assert never == {f"{release}-{k}" for k in keys}
     # ServiceMonitor stays off: its CRD arrives with the observability stack.
-    assert values(prod, "velero")["metrics"]["serviceMonitor"]["enabled"] is False
+    assert chart_values(prod, "velero")["metrics"]["serviceMonitor"]["enabled"] is False
 
 
 # ---- dev ----------------------------------------------------------------------------------
@@ -192,7 +186,7 @@ def test_dev_runs_an_embedded_object_store_and_velero_needs_no_cloud(dev: Evalua
     deployment = dev.one("kubernetes:apps/v1:Deployment", "seaweedfs")
     assert deployment.namespace == "velero"
     assert deployment.inputs["spec"]["replicas"] == 1
-    v = values(dev, "velero")
+    v = chart_values(dev, "velero")
     (bsl,) = v["configuration"]["backupStorageLocation"]
     assert bsl["config"]["s3Url"] == "http://seaweedfs.velero.svc.cluster.local:8333"
     assert bsl["config"]["s3ForcePathStyle"] == "true"

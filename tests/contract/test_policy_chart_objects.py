@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from policy import adapter
-from tests.test_ha_contract import EXCEPTIONS
+from tests.contract.test_ha_contract import EXCEPTIONS
 from tools.fullrender import PROGRAM, FullRender
 from tools.offline import Evaluation, Resource
 

@@ -8,15 +8,15 @@ gettableAlerts, Grafana /api/health. Every check must fail when given nothing.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e import checks, pods
 from tests.e2e.checks import Outcome, Probe
+from tests.helpers import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "e2e"
+E2E = FIXTURES / "e2e"
 PLATFORM = (
     "cert-manager",
     "kyverno",
@@ -30,7 +30,7 @@ RUN = "smoke-0a1b2c3d"
 
 
 def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+    return json.loads((E2E / name).read_text())
 
 
 # -- workloads ------------------------------------------------------------------------------

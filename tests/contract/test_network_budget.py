@@ -7,16 +7,15 @@ for a sub-chart hidden by a chart-source gap, the requests our values give it.""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kernel import footprint
 from tools.fullrender import FullRender
-from tools.offline import Evaluation
+from tools.offline import ROOT, Evaluation
 
-KIND = Path(__file__).parents[1] / "kind" / "dev-cluster.yaml"
+KIND = ROOT / "kind" / "dev-cluster.yaml"
 
 
 def _requests(containers: list[dict[str, Any]]) -> tuple[int, int]:

@@ -7,14 +7,13 @@ pushes it to Loki. Without it the log dies with each machine a rollout replaces.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from tools import render
 from tools.fullrender import FullRender, Rendered
-from tools.offline import Evaluation
+from tools.offline import ROOT, Evaluation
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "observability.md"
+DOCS = ROOT / "docs" / "observability.md"
 TAINT = "node-role.kubernetes.io/control-plane"
 
 

@@ -17,7 +17,7 @@ from kernel.loader import SettingsError
 from settings import load
 from tools.alert_tools import tool
 from tools.fullrender import FullRender
-from tools.offline import DELETE, apply_overrides, stack_config
+from tools.offline import DELETE, ROOT, apply_overrides, stack_config
 
 # The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
 pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
@@ -148,5 +148,5 @@ def test_dead_mans_switch_gets_the_watchdog_at_the_documented_cadence(
     # Any webhook answer faster than one group_interval keeps the same cadence.
     for latency in (0.05, group / 2, group * 0.95):
         assert resend_gaps(_seconds(r["group_wait"]), group, repeat, latency) == {60}, r
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "observability.md").read_text()
+    doc = (ROOT / "docs" / "observability.md").read_text()
     assert "every 60 s" in doc and "every minute" not in doc

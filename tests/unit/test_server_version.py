@@ -13,7 +13,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -24,9 +23,11 @@ from components.control_plane import server_version
 from components.control_plane.server_version import ServerVersionError, check, parse
 from components.control_plane.settings import ExistingClusterSettings
 from settings import SettingsError, load, preflights_off
-from tools.offline import FIXTURE_KUBECONFIG, apply_overrides, evaluate, stack_config
+from tests.helpers import DATA
+from tools.offline import apply_overrides, evaluate, stack_config
 
-ANSWERS = Path(__file__).parent / "data" / "server_version"
+pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
+ANSWERS = DATA / "server_version"
 EXISTING_ALL = {"edge", "backups", "snapshots", "ebs", "trivy"}
 
 
@@ -71,11 +72,6 @@ class StubApiServer:
             "users": [{"name": "u", "user": user or {"token": "t0ken"}}],
         }
         return ExistingClusterSettings(None, "stub", self.url, yaml.safe_dump(kubeconfig))
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KUBECONFIG", str(FIXTURE_KUBECONFIG))
 
 
 @pytest.fixture

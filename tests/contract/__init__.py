@@ -1,0 +1,1 @@
+"""Contracts over the full Helm render of every stack (our objects and every chart's)."""
