@@ -31,6 +31,8 @@ pin pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI"
 pin pulumi github.com/pulumi/pulumi/sdk/v3 "$PULUMI"
 pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4 "$PULUMI_KUBERNETES"
 pin pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/sdk/v4 "$PULUMI_KUBERNETES_SDK"
+pin pulumi-kubernetes github.com/pulumi/pulumi/sdk/v3 "$PULUMI_KUBERNETES_GO_SDK"
+pin pulumi-kubernetes github.com/pulumi/pulumi/pkg/v3 "$PULUMI_KUBERNETES_GO_SDK"
 abs=$(pwd)/$out
 # A module's directory in the module cache, downloaded first (`go list -m` would answer an
 # empty Dir on a fresh cache).

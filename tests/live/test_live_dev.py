@@ -184,7 +184,10 @@ def test_a_stack_from_before_the_last_move_keeps_every_resource(dev: Deployed) -
     dev.ws.pulumi("stack", "import", "--stack", STACK, "--file", str(old))
     done = dev.ws.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, "--json", check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
-    summary = json.loads(done.stdout)["changeSummary"]
+    # With --skip-preview, --json streams engine events, one per line; the last sums up.
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    summary = next(e["summaryEvent"] for e in reversed(events) if "summaryEvent" in e)
+    summary = summary["resourceChanges"]
     assert set(summary) == {"same"}, f"moved {sorted(found)}: {summary}"
 
 

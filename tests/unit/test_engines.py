@@ -45,6 +45,9 @@ def _requires(module_dir: str) -> dict[str, str]:
             "pulumi-kubernetes",
             "github.com/pulumi/pulumi-kubernetes/sdk/v4",
         ),
+        # Below v3.217.0 the provider drops a Chart v4's aliases (pulumi/pulumi#21050).
+        ("PULUMI_KUBERNETES_GO_SDK", "pulumi-kubernetes", "github.com/pulumi/pulumi/sdk/v3"),
+        ("PULUMI_KUBERNETES_GO_SDK", "pulumi-kubernetes", "github.com/pulumi/pulumi/pkg/v3"),
     ],
 )
 def test_each_wrapper_module_builds_the_pinned_version(
