@@ -84,10 +84,10 @@ def operator_crds(provider: k8s.Provider, parent: pulumi.Resource) -> k8s.helm.v
     # Until ab0a8eb this chart was the ObservabilityStack's child. Without the alias, an
     # existing stack would create it anew under the cluster and then delete the old one,
     # and with it every CRD and every ServiceMonitor, PrometheusRule and Prometheus.
-    # "observability": the name __main__.py gives the component. The alias is the whole old
-    # URN, not a parent-only spec: Chart v4 is built inside the provider (Construct), whose
-    # Go SDK (v3.215) reads only alias URNs; a spec reaches it as an empty URN and the
-    # engine replaces the chart (seen by make live, tests/live/test_live_dev.py).
+    # "observability": the name __main__.py gives the component. A Chart v4 is registered by
+    # the provider (Construct), which keeps its aliases only when built with the Pulumi Go
+    # SDK v3.217.0 or newer (pulumi/pulumi#21050); an older one drops it and the engine
+    # replaces the chart, CRDs included (tests/live/test_live_dev.py, the upgrade path).
     old_parent = pulumi.create_urn("observability", TYPE_TOKEN)
     moved = pulumi.create_urn("prometheus-operator-crds", "kubernetes:helm.sh/v4:Chart", old_parent)
     return kube.helm_chart(
