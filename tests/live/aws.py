@@ -71,10 +71,20 @@ def _seed(env: dict[str, str], capi: dict[str, Any], buckets: list[str]) -> None
 def account(root: Path, capi: dict[str, Any], buckets: list[str]) -> Iterator[dict[str, str]]:
     """The environment that points boto3 (the preflights) at a seeded moto server."""
     amis = root / "amis.json"
-    amis.write_text(json.dumps([{
-        "ami_id": capi["aws"]["amiId"], "name": "capa-live", "owner_id": "123456789012",
-        "state": "available", "virtualization_type": "hvm", "architecture": "x86_64",
-    }]))  # fmt: skip
+    amis.write_text(
+        json.dumps(
+            [
+                {
+                    "ami_id": capi["aws"]["amiId"],
+                    "name": "capa-live",
+                    "owner_id": "123456789012",
+                    "state": "available",
+                    "virtualization_type": "hvm",
+                    "architecture": "x86_64",
+                }
+            ]
+        )
+    )
     port = free_port()
     server = Path(sys.executable).parent / "moto_server"
     proc = subprocess.Popen(

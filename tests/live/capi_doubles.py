@@ -47,12 +47,25 @@ class ClusterApi:
         for c in _items(self.management, CLUSTER):
             conditions = (c.get("status") or {}).get("conditions") or []
             if not any(x.get("type") == "ControlPlaneAvailable" for x in conditions):
-                up = {"type": "ControlPlaneAvailable", "status": "True", "reason": "Available",
-                      "message": "", "lastTransitionTime": _now()}  # fmt: skip
-                patch_status(self.management, CLUSTER, c, {
-                    "conditions": [up], "initialization": {
-                        "infrastructureProvisioned": True, "controlPlaneInitialized": True},
-                })  # fmt: skip
+                up = {
+                    "type": "ControlPlaneAvailable",
+                    "status": "True",
+                    "reason": "Available",
+                    "message": "",
+                    "lastTransitionTime": _now(),
+                }
+                patch_status(
+                    self.management,
+                    CLUSTER,
+                    c,
+                    {
+                        "conditions": [up],
+                        "initialization": {
+                            "infrastructureProvisioned": True,
+                            "controlPlaneInitialized": True,
+                        },
+                    },
+                )
         for kcp in _items(self.management, KCP):
             spec, meta = kcp["spec"], kcp["metadata"]
             cluster = meta["name"].removesuffix("-control-plane")
@@ -62,26 +75,45 @@ class ClusterApi:
             if status.get("versions") == [{"version": version, "replicas": replicas}]:
                 continue
             self.seen_versions.append(version)
-            available = {"type": "Available", "status": "True", "reason": "Available",
-                         "message": "", "lastTransitionTime": _now()}  # fmt: skip
-            patch_status(self.management, KCP, kcp, {
-                "replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-                "upToDateReplicas": replicas, "version": version,
-                "versions": [{"version": version, "replicas": replicas}],
-                "initialization": {"controlPlaneInitialized": True},
-                "conditions": [available], "observedGeneration": meta.get("generation", 1),
-            })  # fmt: skip
+            available = {
+                "type": "Available",
+                "status": "True",
+                "reason": "Available",
+                "message": "",
+                "lastTransitionTime": _now(),
+            }
+            patch_status(
+                self.management,
+                KCP,
+                kcp,
+                {
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "upToDateReplicas": replicas,
+                    "version": version,
+                    "versions": [{"version": version, "replicas": replicas}],
+                    "initialization": {"controlPlaneInitialized": True},
+                    "conditions": [available],
+                    "observedGeneration": meta.get("generation", 1),
+                },
+            )
         return False
 
     def _kubeconfig_secret(self, namespace: str, cluster: str) -> None:
         name = f"{cluster}-kubeconfig"
         if kubectl(self.management, "get", "secret", name, "-n", namespace, check=False).returncode:
             secret = {
-                "apiVersion": "v1", "kind": "Secret", "type": "cluster.x-k8s.io/secret",
-                "metadata": {"name": name, "namespace": namespace,
-                             "labels": {"cluster.x-k8s.io/cluster-name": cluster}},
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "cluster.x-k8s.io/secret",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"cluster.x-k8s.io/cluster-name": cluster},
+                },
                 "data": {"value": base64.b64encode(self.workload_kubeconfig.encode()).decode()},
-            }  # fmt: skip
+            }
             kubectl(self.management, "create", "-f", "-", stdin=json.dumps(secret), check=False)
 
 

@@ -144,10 +144,16 @@ def _ready(kubeconfig: Path, resource: str, obj: dict[str, Any], *types: str) ->
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     generation = obj["metadata"].get("generation", 1)
     conditions = [
-        {"type": t, "status": "True", "reason": t, "message": "live double",
-         "lastTransitionTime": now, "observedGeneration": generation}
+        {
+            "type": t,
+            "status": "True",
+            "reason": t,
+            "message": "live double",
+            "lastTransitionTime": now,
+            "observedGeneration": generation,
+        }
         for t in types
-    ]  # fmt: skip
+    ]
     patch_status(kubeconfig, resource, obj, {"conditions": conditions})
 
 
@@ -166,8 +172,13 @@ def cert_manager(kubeconfig: Path, pki: Path) -> Callable[[], bool]:
             if any(c.get("type") == "Ready" for c in conditions):
                 continue
             ns, secret = cert["metadata"]["namespace"], cert["spec"]["secretName"]
-            body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                    "metadata": {"name": secret, "namespace": ns}, "data": data}  # fmt: skip
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/tls",
+                "metadata": {"name": secret, "namespace": ns},
+                "data": data,
+            }
             kubectl(kubeconfig, "create", "-f", "-", stdin=json.dumps(body), check=False)
             _ready(kubeconfig, "certificates.cert-manager.io", cert, "Ready")
         return False

@@ -89,8 +89,9 @@ def deploy(root: Path, stack: str) -> Iterator[CapiDeployed]:
             # The suite's state is a file backend, which prod-profile stacks refuse unless
             # the risk is accepted; nothing else in the stack file changes.
             risks = len(raw.get("acceptRisks") or [])
-            ws.pulumi("config", "set", "--stack", stack, "--path", f"acceptRisks[{risks}]",
-                      "stateBackend")  # fmt: skip
+            ws.pulumi(
+                "config", "set", "--stack", stack, "--path", f"acceptRisks[{risks}]", "stateBackend"
+            )
             ws.pulumi("preview", "--stack", stack)
             up = ws.pulumi("up", "--yes", "--skip-preview", "--stack", stack).stdout
             # The workflows preview staging and prod with the prod policy config.
@@ -110,18 +111,24 @@ def test_capi_up_creates_every_rendered_object_on_one_of_its_clusters(capi: Capi
         have: set[tuple[str | None, str]] = set()
         for c in (capi.management, capi.workload):
             done = kubectl(
-                c.kubeconfig, "get", f"{kind}.{group}" if group else kind, "-A", "-o", "json",
+                c.kubeconfig,
+                "get",
+                f"{kind}.{group}" if group else kind,
+                "-A",
+                "-o",
+                "json",
                 check=False,
-            )  # fmt: skip
+            )
             if done.returncode == 0:
                 have |= {
                     (o["metadata"].get("namespace"), o["metadata"]["name"])
                     for o in json.loads(done.stdout)["items"]
                 }
         missing += [
-            f"{kind} {ns}/{name}" for g, k, ns, name in wanted
+            f"{kind} {ns}/{name}"
+            for g, k, ns, name in wanted
             if (g, k) == (group, kind) and (ns, name) not in have
-        ]  # fmt: skip
+        ]
     assert not missing, f"{len(missing)} rendered objects not found: {missing[:20]}"
 
 
@@ -154,9 +161,14 @@ def _kcp_version(capi: CapiDeployed) -> str:
 
 def _set_version(capi: CapiDeployed, version: str) -> None:
     capi.ws.pulumi(
-        "config", "set", "--stack", capi.stack, "--path",
-        "k8s-platform:cluster.kubernetesVersion", version,
-    )  # fmt: skip
+        "config",
+        "set",
+        "--stack",
+        capi.stack,
+        "--path",
+        "k8s-platform:cluster.kubernetesVersion",
+        version,
+    )
 
 
 def test_an_upgrade_backs_up_first_and_a_failed_backup_stops_it(capi: CapiDeployed) -> None:
