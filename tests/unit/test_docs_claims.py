@@ -160,3 +160,13 @@ def test_the_teardown_protect_check_reads_the_exported_state() -> None:
     assert re.search(
         r"^protected:.*\n\t@pulumi stack export --stack \$\(STACK\) \|", MAKEFILE, re.M
     )
+
+
+def test_every_test_file_the_docs_name_exists() -> None:
+    named = {
+        path
+        for text in [README, *DOCS.values()]
+        for path in re.findall(r"(?<![\w/])(?:tests|policy/tests)/[\w/]+\.py", text)
+    }
+    assert named, "the docs name no test file"
+    assert sorted(p for p in named if not (ROOT / p).is_file()) == []
