@@ -60,7 +60,7 @@ unit: venv ## pytest tests/unit (the program under mocks, settings, preflights),
 realjobs: venv ## The etcd-snapshot and bucket Jobs run for real (etcd, moto S3 server, aws CLI)
 	$(BIN)/python -m pytest -n 2 -m realjobs
 
-test: lint unit realjobs validate ## Everything CI runs: lint, tests, render, validators (make live: see docs/guardrails.md)
+test: lint unit realjobs validate live ## Everything CI runs: lint, tests, render, validators, then the real engines
 
 engines: ## Build the real engines (API server, Pulumi CLI, providers, kwok) into build/engines/bin
 	engines/build.sh
