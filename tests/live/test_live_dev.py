@@ -4,7 +4,6 @@ then what a user and a tenant see there, then `pulumi destroy`."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import pytest
 from components.security.policies import TENANT_LABEL
 from tests.live.cluster import Cluster
 from tests.live.conftest import workload
+from tests.live.events import early_custom_resources, summary
 from tests.live.kube import can_i, get, server_dry_run
 from tests.live.moves import before_moves
 from tests.live.previews import (
@@ -38,6 +38,7 @@ class Deployed:
     preview: str
     up: str
     second: subprocess.CompletedProcess[str]
+    events: Path  # the engine's events of `pulumi up`, one JSON document a line
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +47,16 @@ def dev(live_root: Path) -> Iterator[Deployed]:
         ws = workspace(live_root, c.kubeconfig)
         ws.pulumi("stack", "init", STACK)
         preview = ws.pulumi("preview", "--stack", STACK).stdout
-        up = ws.pulumi("up", "--yes", "--skip-preview", "--stack", STACK).stdout
+        # With --skip-preview, --json streams the engine's events, one per line.
+        up = ws.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, "--json").stdout
+        events = live_root / "up-events.jsonl"
+        events.write_text(up)
         second = second_preview(ws, STACK, "policy/config/dev.json")
-        yield Deployed(c, ws, preview, up, second)
-
-
-def _created(up: str) -> int:
-    m = re.search(r"Resources:\s*\n\s*\+ (\d+) created", up)
-    return int(m.group(1)) if m else 0
+        yield Deployed(c, ws, preview, up, second, events)
 
 
 def test_up_creates_every_object_the_render_lists(dev: Deployed) -> None:
-    assert _created(dev.up) > 100, dev.up[-3000:]
+    assert summary(dev.events).get("create", 0) > 100, dev.up[-3000:]
     wanted = rendered_objects(STACK)
     missing = []
     for group, kind in sorted({(g, k) for g, k, _, _ in wanted}):
@@ -69,6 +68,14 @@ def test_up_creates_every_object_the_render_lists(dev: Deployed) -> None:
             if (g, k) == (group, kind) and (ns, name) not in have
         ]
     assert not missing, f"{len(missing)} rendered objects not in the cluster: {missing[:20]}"
+
+
+def test_no_custom_resource_is_created_before_its_crd(dev: Deployed) -> None:
+    """On a new cluster a custom resource sent before its CRD is served fails with `no
+    matches for kind`: the program orders every CRD it installs before its resources."""
+    checked, early = early_custom_resources(dev.events)
+    assert checked > 20, f"only {checked} custom resources of CRDs this run created"
+    assert not early, f"created before their CRD was ready: {early[:10]}"
 
 
 def test_a_second_preview_changes_nothing(dev: Deployed) -> None:
@@ -184,11 +191,10 @@ def test_a_stack_from_before_the_last_move_keeps_every_resource(dev: Deployed) -
     dev.ws.pulumi("stack", "import", "--stack", STACK, "--file", str(old))
     done = dev.ws.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, "--json", check=False)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
-    # With --skip-preview, --json streams engine events, one per line; the last sums up.
-    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    summary = next(e["summaryEvent"] for e in reversed(events) if "summaryEvent" in e)
-    summary = summary["resourceChanges"]
-    assert set(summary) == {"same"}, f"moved {sorted(found)}: {summary}"
+    events = dev.ws.project.parent / "upgrade-events.jsonl"
+    events.write_text(done.stdout)
+    changes = summary(events)
+    assert set(changes) == {"same"}, f"moved {sorted(found)}: {changes}"
 
 
 def test_destroy_completes_and_leaves_only_what_the_docs_say_survives(dev: Deployed) -> None:
