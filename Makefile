@@ -34,7 +34,7 @@ MGMT_CONTEXT ?=
 # builds it first when MGMT_CONTEXT is given).
 MGMT_MINOR ?= $(shell $(BIN)/python -m kernel.compat management-range)
 
-.PHONY: help venv test lint unit realjobs engines live live-dev render validate validate-k8s validate-crs checkov yamllint crds snapshot \
+.PHONY: help venv test lint unit realjobs apiserver engines live live-dev render validate validate-k8s checkov yamllint crds snapshot \
 	dev preview up kind-up kind-down clean doctor destroy e2e runtime charts versions output config urn \
 	protected unprotect stack-rm
 
@@ -55,12 +55,16 @@ lint: venv ## ruff, mypy and vulture (dead code)
 	$(BIN)/vulture
 
 unit: venv ## pytest tests/unit (the program under mocks, settings, preflights), tests/contract (the full render), policy/tests
-	$(BIN)/python -m pytest -n 2 -m "not realjobs and not live"  # both cores: the suite evaluates the program many times
+	$(BIN)/python -m pytest -n 2 -m "not realjobs and not live and not apiserver"  # both cores: the suite evaluates the program many times
 
 realjobs: venv ## The etcd-snapshot and bucket Jobs run for real (etcd, moto S3 server, aws CLI)
 	$(BIN)/python -m pytest -n 2 -m realjobs
 
-test: lint unit realjobs validate live ## Everything CI runs: lint, tests, render, validators, then the real engines
+# ENGINES_BIN names engines built elsewhere; otherwise `make engines` builds them (once).
+apiserver: venv render $(if $(ENGINES_BIN),,engines) ## Each stack's render judged by a real kube-apiserver: schemas, CRDs, Pod Security, admission policies
+	$(BIN)/python -m pytest -p no:xdist -m apiserver tests/apiserver
+
+test: lint unit realjobs validate apiserver live ## Everything CI runs: lint, tests, render, validators, the API server tier, then the real engines
 
 engines: ## Build the real engines (API server, Pulumi CLI, providers, kwok) into build/engines/bin
 	engines/build.sh
@@ -80,7 +84,7 @@ render: venv ## Render every stack offline into build/rendered/<stack> (YAML + f
 snapshot: venv ## Record the dev and prod stacks' full render in tests/snapshots/render.json (after an intended change)
 	$(BIN)/python tools/render.py --snapshot tests/snapshots/render.json
 
-validate: validate-k8s validate-crs checkov yamllint ## Every offline validator on the rendered stacks
+validate: validate-k8s checkov yamllint ## Every offline validator on the rendered stacks
 
 validate-k8s: render ## kubernetes-validate --strict (our objects and the charts') for each stack's Kubernetes version
 	$(BIN)/python -m verify.validate_k8s $(addprefix $(RENDERED)/,$(STACKS))
@@ -97,9 +101,6 @@ checkov: render $(CHECKOV_VENV)/bin/checkov ## checkov on our objects and every 
 	  --cache build/checkov-cache $(addprefix $(RENDERED)/,$(STACKS))
 	$(BIN)/python -m verify.checkov_report --skips verify/checkov_skips.yaml \
 	  $(foreach s,$(STACKS),$(RENDERED)/$(s)/checkov.json --rendered $(RENDERED)/$(s))
-
-validate-crs: render ## Custom resources (ours and the charts') against the CRDs in CRDS_DIR plus the charts' own
-	$(BIN)/python tools/validate_crs.py --crds $(CRDS_DIR) --render $(addprefix $(RENDERED)/,$(STACKS))
 
 versions: venv ## Newest release of every pinned component, and each Kubernetes minor's end of life (needs the network)
 	$(BIN)/python tools/versions.py

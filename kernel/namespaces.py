@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RESTRICTED = "restricted"
-BASELINE = "baseline"
 PRIVILEGED = "privileged"
 
 

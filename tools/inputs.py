@@ -2,7 +2,7 @@
 CRD schemas, and the Debian source for promtool and amtool. Standard library only: .ci/run
 asks it before any venv exists.
 
-    python3 tools/inputs.py crds-dir          # the CRD schemas validate-crs reads
+    python3 tools/inputs.py crds-dir          # the CRD schemas the API server tier installs
     python3 tools/inputs.py missing           # make targets that fetch what is absent
     python3 tools/inputs.py apt-source trixie # the machine's Debian source, suite replaced
 

@@ -7,12 +7,9 @@ from typing import Any
 import kubernetes_validate
 
 from tests.unit.test_edge import edge_objects
-from tools.offline import CRDS_DIR, SECRET_SIG, SIG_KEY, Evaluation, Resource
+from tools.offline import SECRET_SIG, SIG_KEY, Evaluation, Resource
 from tools.offline import manifest as _manifest
 from tools.render import is_builtin
-from tools.validate_crs import validate_documents
-
-CRDS = CRDS_DIR
 
 
 def _plain(value: Any) -> Any:
@@ -46,21 +43,3 @@ def test_builtin_objects_pass_kubernetes_validate_strict(stack: Evaluation) -> N
         kubernetes_validate.validate(doc, _minor(stack), strict=True)
         checked.add(doc["kind"])
     assert {"NetworkPolicy", "Secret", "ValidatingAdmissionPolicy"} <= checked
-
-
-def _custom_resources(ev: Evaluation) -> list[dict[str, Any]]:
-    return [manifest(r, redact=False) for r in edge_objects(ev) if not is_builtin(r)]
-
-
-def test_custom_resources_match_their_crd_schemas(stack: Evaluation) -> None:
-    # The same validator as `make validate-crs`: schema, served version, unknown fields.
-    docs = _custom_resources(stack)
-    assert validate_documents(docs, CRDS) == []
-    kinds = {d["kind"] for d in docs}
-    assert {"Gateway", "GatewayClass", "HTTPRoute", "EnvoyProxy", "Certificate"} <= kinds
-
-
-def test_custom_resources_with_auth_match_their_crd_schemas(exposed: Evaluation) -> None:
-    docs = _custom_resources(exposed)
-    assert validate_documents(docs, CRDS) == []
-    assert {"SecurityPolicy", "ReferenceGrant"} <= {d["kind"] for d in docs}

@@ -158,6 +158,12 @@ def nodes() -> list[dict]:
 
 
 def _start(cluster: Cluster, etcd: Path) -> None:
+    _start_api_server(cluster, etcd)
+    _start_controllers(cluster)
+
+
+def _start_api_server(cluster: Cluster, etcd: Path, extra_args: tuple[str, ...] = ()) -> None:
+    """etcd and kube-apiserver, until /readyz answers; the kubeconfig written."""
     pki = cluster.root / "pki"
     etcd_port, peer = free_port(), free_port()
     _spawn(
@@ -177,6 +183,7 @@ def _start(cluster: Cluster, etcd: Path) -> None:
     )
     port = int(cluster.server.rsplit(":", 1)[1])
     bin_dir = engines.bin_dir()
+    given = {a.split("=")[0] for a in extra_args}
     _spawn(
         cluster,
         "kube-apiserver",
@@ -198,11 +205,18 @@ def _start(cluster: Cluster, etcd: Path) -> None:
             "--enable-admission-plugins=NodeRestriction",
             "--allow-privileged=true",
             "--enable-bootstrap-token-auth=true",
-            *kcp_api_server(cluster.root / "node"),
+            *[f for f in kcp_api_server(cluster.root / "node") if f.split("=")[0] not in given],
+            *extra_args,
         ],
     )
     _kubeconfig(cluster)
     _wait_ready(cluster, "/readyz", time.monotonic() + 120)
+
+
+def _start_controllers(cluster: Cluster) -> None:
+    """kube-controller-manager, kube-scheduler and kwok against the running API server."""
+    pki = cluster.root / "pki"
+    bin_dir = engines.bin_dir()
     common = [
         f"--kubeconfig={cluster.kubeconfig}",
         "--leader-elect=false",
@@ -261,20 +275,39 @@ def stop(cluster: Cluster) -> None:
             p.kill()
 
 
-@contextmanager
-def running(name: str, root: Path, context: str) -> Iterator[Cluster]:
-    """A control plane named `name`, its kubeconfig's only context `context`."""
+def _new(name: str, root: Path, context: str) -> Cluster:
     root.mkdir(parents=True, exist_ok=True)
     write_pki(root / "pki")
-    cluster = Cluster(
+    return Cluster(
         name=name,
         root=root,
         kubeconfig=root / "kubeconfig",
         context=context,
         server=f"https://127.0.0.1:{free_port()}",
     )
+
+
+@contextmanager
+def running(name: str, root: Path, context: str) -> Iterator[Cluster]:
+    """A control plane named `name`, its kubeconfig's only context `context`."""
+    cluster = _new(name, root, context)
     try:
         _start(cluster, engines.etcd())
+        yield cluster
+    finally:
+        stop(cluster)
+
+
+@contextmanager
+def api_server_only(
+    name: str, root: Path, context: str, extra_args: tuple[str, ...] = ()
+) -> Iterator[Cluster]:
+    """etcd and kube-apiserver alone (no controllers, scheduler or nodes): enough for
+    admission and schema judgements (`--dry-run=server`), ready in seconds. `extra_args`
+    replace the KubeadmControlPlane's flags of the same name."""
+    cluster = _new(name, root, context)
+    try:
+        _start_api_server(cluster, engines.etcd(), extra_args)
         yield cluster
     finally:
         stop(cluster)

@@ -512,7 +512,7 @@ def test_network_policies_open_what_the_addons_need(prod_creds: Evaluation) -> N
 def test_own_kubernetes_objects_validate_against_the_schema(prod_creds: Evaluation) -> None:
     for r in prod_creds.k8s_objects():
         owner = prod_creds.component_of(r)
-        builtin = not r.type.startswith(  # CRs: validate_crs
+        builtin = not r.type.startswith(  # CRs: the API server tier
             ("kubernetes:monitoring.coreos.com/", "kubernetes:cilium.io/")
         )
         if builtin and owner and owner.type == "k8splatform:observability:ObservabilityStack":

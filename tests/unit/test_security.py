@@ -11,19 +11,15 @@ from kernel.namespaces import POLICY_EXEMPT_NAMESPACES
 from settings import load
 from tests.helpers import problem_keys
 from tools.offline import (
-    CRDS_DIR,
     Evaluation,
     Resource,
     apply_overrides,
-    manifest,
     stack_config,
 )
-from tools.validate_crs import validate_documents
 
 # The fixture kubeconfig (tests/conftest.py): settings read it at plan time.
 pytestmark = pytest.mark.usefixtures("fixture_kubeconfig")
 
-CRDS = CRDS_DIR
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PSA = "pod-security.kubernetes.io"
@@ -31,14 +27,6 @@ PSA = "pod-security.kubernetes.io"
 
 def policies_in(ev: Evaluation, namespace: str) -> list[dict[str, Any]]:
     return [r.inputs["spec"] for r in ev.of_type(NETPOL) if r.namespace == namespace]
-
-
-def security_objects(ev: Evaluation) -> list[Resource]:
-    return [
-        r
-        for r in ev.k8s_objects()
-        if (c := ev.component_of(r)) and c.type == "k8splatform:security:SecurityBaseline"
-    ]
 
 
 # ---- namespaces: every one, anywhere in the program -----------------------------------------
@@ -332,17 +320,6 @@ def test_every_workload_value_set_has_requests_and_limits(stack: Evaluation) -> 
     tv = stack.chart("trivy-operator").inputs["values"]
     check(tv["resources"])
     check(tv["trivy"]["resources"])
-
-
-# ---- custom resources validate against the upstream CRDs -------------------------------------
-
-
-def test_custom_resources_validate_against_the_upstream_crds(stack: Evaluation) -> None:
-    # The same validator as `make validate-crs`: schema, served version, unknown fields.
-    kinds = {"ClusterPolicy", "ClusterIssuer", "Certificate"}
-    crs = [manifest(r) for r in security_objects(stack) if r.inputs.get("kind") in kinds]
-    assert len(crs) >= 5
-    assert validate_documents(crs, CRDS) == []
 
 
 # ---- settings guards ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Offline admission: would the platform's own admission rules admit these objects?
-
-ValidatingAdmissionPolicy (+bindings) and Kyverno ValidatingPolicy on a real CEL engine
-(celenv, celpolicy), Kyverno ClusterPolicy patterns (kyverno, pattern), Pod Security
-Admission (pss); core.Evaluator runs them all over a set of objects (CREATE).
+"""Offline admission for what no engine here can judge: Kyverno ClusterPolicy patterns
+(kyverno, pattern), as Kyverno's webhooks would, since the Kyverno CLI is not among the
+engines. core.Evaluator runs them over a set of objects (CREATE). Everything the API server
+judges itself (Pod Security, ValidatingAdmissionPolicies, CRD schemas) goes to a real one
+(tests/apiserver).
 """

@@ -1,11 +1,9 @@
-"""evaluate(): would the platform's own admission rules admit these objects (CREATE)?
+"""evaluate(): would the Kyverno ClusterPolicies among these objects admit them (CREATE)?
 
-Rules taken from the objects themselves: ValidatingAdmissionPolicy + Binding
-(API server, every namespace), Kyverno ClusterPolicy and ValidatingPolicy (Kyverno
-webhooks, minus their default scope exclusions), and Pod Security Admission for
-each namespace's `pod-security.kubernetes.io/enforce` label (default: privileged).
-PSA enforce refuses Pods only; for a pod controller we also evaluate the Pod it
-will create (its template), because that Pod is what the API server refuses.
+Kyverno's webhooks judge them, minus their default scope exclusions. A pod controller is
+also judged through the Pod it will create (its template). Pod Security, our
+ValidatingAdmissionPolicies and the Kyverno ValidatingPolicies (CEL) are judged by the real
+API server (tests/apiserver), not here.
 """
 
 from __future__ import annotations
@@ -13,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import pss
-from .celpolicy import CelPolicy, load_cel_policies
 from .kyverno import ClusterPolicy, in_kyverno_scope, load_cluster_policies
 from .request import Obj, Request, pod_from_controller
 from .result import Denial, Finding, to_denial
 
-PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 # Namespaces every cluster has (kubernetes.io/docs/concepts/overview/working-with-objects/
 # namespaces/#initial-namespaces).
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -57,23 +52,6 @@ def _namespace_obj(name: str, stack_namespaces: dict[str, Any]) -> Obj | None:
     return obj
 
 
-def psa_findings(pod: Obj, namespace_obj: Obj | None) -> list[Finding]:
-    labels = ((namespace_obj or {}).get("metadata") or {}).get("labels") or {}
-    level = labels.get(PSA_ENFORCE, "privileged")
-    bad = pss.check_pod(pod, level)
-    if not bad:
-        return []
-    text = "; ".join(msg for _cid, msg in bad)
-    return [
-        Finding(
-            pod,
-            f"PodSecurity enforce={level}",
-            f'violates PodSecurity "{level}:latest": {text}',
-            True,
-        )
-    ]
-
-
 def drop_nulls(value: Any) -> Any:
     """The API server decodes into typed objects, so a `null` field arrives absent
     (e.g. a chart's `annotations: null` reaches policies as no annotations)."""
@@ -91,7 +69,6 @@ class Evaluator:
         stack_namespaces: dict[str, Any],
         kyverno_namespace: str = "kyverno",
     ) -> None:
-        self.cel: list[CelPolicy] = load_cel_policies(objects)
         self.cluster_policies: list[ClusterPolicy] = load_cluster_policies(objects)
         self.namespaces = stack_namespaces
         self.kyverno_namespace = kyverno_namespace
@@ -101,14 +78,9 @@ class Evaluator:
         req = Request(obj, _namespace_obj(ns, self.namespaces))
         kyverno = in_kyverno_scope(req, self.kyverno_namespace)
         out: list[Finding] = []
-        for p in self.cel:
-            if p.source.startswith("ValidatingAdmissionPolicy") or kyverno:
-                out += p.evaluate(req)
         if kyverno:
             for cp in self.cluster_policies:
                 out += cp.evaluate(req)
-        if obj.get("kind") == "Pod":
-            out += psa_findings(obj, req.namespace_obj)
         return out
 
     def run(self, objects: list[Obj]) -> Report:

@@ -1,5 +1,6 @@
 """Kyverno ClusterPolicy validate rules: match/exclude, preconditions, pattern,
-anyPattern, deny conditions, validate.podSecurity, failureAction, and autogen.
+anyPattern, deny conditions, failureAction, and autogen (validate.podSecurity is not
+modelled: a rule using it fails loudly, as any other unknown validate key does).
 
 Autogen (kyverno.io/docs/policy-types/cluster-policy/autogen; kyverno
 pkg/autogen/v1 CanAutoGen): a policy whose rules match only Pod (no names,
@@ -23,7 +24,6 @@ from typing import Any
 
 import jmespath
 
-from . import pss
 from .pattern import GlobalSkip, match
 from .request import TEMPLATE_PATHS, Obj, Request, group_version, labels_match, pod_template
 from .result import Finding
@@ -269,30 +269,7 @@ class ClusterPolicy:
                 if conditions_hold((validate["deny"] or {}).get("conditions"), data)
                 else None
             )
-        if "podSecurity" in validate:
-            return _pod_security(validate["podSecurity"], obj)
         raise NotImplementedError(f"validate keys {sorted(validate)}")
-
-
-def _pod_security(ps: Obj, pod: Obj) -> str | None:
-    """validate.podSecurity: PSS level, minus `exclude` entries by controlName
-    (PSS control title) and images (wildcards)."""
-    bad = pss.check_pod(pod, str(ps.get("level", "baseline")))
-    images = [c.get("image", "") for c in pss.containers(pod.get("spec") or {})]
-    kept = []
-    for cid, msg in bad:
-        title = pss.CONTROL_TITLES.get(cid, cid)
-        excluded = any(
-            ex.get("controlName") == title
-            and (
-                not ex.get("images")
-                or all(any(fnmatch.fnmatchcase(i, p) for p in ex["images"]) for i in images)
-            )
-            for ex in ps.get("exclude") or []
-        )
-        if not excluded:
-            kept.append(msg)
-    return "; ".join(kept) or None
 
 
 def load_cluster_policies(objects: list[Obj]) -> list[ClusterPolicy]:
