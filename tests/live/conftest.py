@@ -6,6 +6,8 @@ nothing it starts can reach an address beyond loopback."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,12 @@ pytestmark = pytest.mark.live
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    late = engines.out_of_ci_time(time.time(), os.environ.get("CI_STARTED"))
     for item in items:
         if "tests/live/" in str(item.fspath):
             item.add_marker(pytest.mark.live)
+            if late:
+                item.add_marker(pytest.mark.skip(reason=late))
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 
 from kernel import kube
 from kernel.catalogue import CHARTS
+from tests.live.engines import LIVE_MINUTES, out_of_ci_time
 from tools.offline import ROOT
 
 ENGINES = ROOT / "engines"
@@ -93,3 +94,11 @@ def test_local_chart_sources_must_hold_the_pinned_version(
         kube.local_chart(ref)
     monkeypatch.delenv(kube.CHART_SOURCES_ENV)
     assert kube.local_chart(ref) is None
+
+
+def test_the_live_suite_runs_whenever_ci_has_the_time_for_it() -> None:
+    start = 1_000_000.0
+    assert out_of_ci_time(start + 60, None) is None, "outside .ci/run it always runs"
+    assert out_of_ci_time(start + 40 * 60, str(start)) is None, "a warm run has the time"
+    late = out_of_ci_time(start + 50 * 60, str(start))
+    assert late and "50 min" in late and f"about {LIVE_MINUTES}" in late
