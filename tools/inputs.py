@@ -65,17 +65,6 @@ def missing(root: Path = ROOT, env: Mapping[str, str] = os.environ) -> list[str]
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
-def _one_line(text: str) -> Iterator[dict[str, str]]:
-    """sources.list format: `deb [opts] uri suite component...`."""
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        m = re.match(r"^(deb)\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.*)$", line)
-        if m:
-            opts = dict(re.findall(r"([\w-]+)=(\S+)", (m.group(2) or "").strip("[] ")))
-            key = opts.get("signed-by", "")
-            yield {"uri": m[3], "suite": m[4], "components": m[5], "signed-by": key}
-
-
 def _deb822(text: str) -> Iterator[dict[str, str]]:
     """deb822 `.sources` format: stanzas of `Key: value` separated by blank lines."""
     for stanza in re.split(r"\n\s*\n", text):
@@ -98,29 +87,25 @@ def _deb822(text: str) -> Iterator[dict[str, str]]:
 
 
 def apt_entries(etc: Path = Path("/etc/apt")) -> list[dict[str, str]]:
-    """Every `deb` entry of sources.list, sources.list.d/*.list and *.sources."""
+    """Every `deb` entry of sources.list.d/*.sources (deb822, Debian's format since 12)."""
     found: list[dict[str, str]] = []
-    files = [etc / "sources.list", *sorted((etc / "sources.list.d").glob("*"))]
-    for path in files:
-        if not path.is_file():
-            continue
-        if path.name == "sources.list" or path.suffix == ".list":
-            found += _one_line(path.read_text())
-        elif path.suffix == ".sources":
-            found += _deb822(path.read_text())
+    for path in sorted((etc / "sources.list.d").glob("*.sources")):
+        found += _deb822(path.read_text())
     return found
 
 
 def debian_source(suite: str, etc: Path = Path("/etc/apt")) -> str:
-    """A sources.list line for `suite` from the machine's own Debian archive entry (its
-    main archive, not -security or -updates): only the suite changes."""
+    """A deb822 stanza for `suite` from the machine's own Debian archive entry (its main
+    archive, not -security or -updates): only the suite changes."""
     for entry in apt_entries(etc):
         base = entry["suite"].split("-")[0].split("/")[0]
         is_debian = DEBIAN_KEYRING in entry["signed-by"] or entry["uri"].rstrip("/").endswith(
             "/debian"
         )
         if is_debian and base == entry["suite"] and "main" in entry["components"].split():
-            return f"deb [signed-by={DEBIAN_KEYRING}] {entry['uri']} {suite} main"
+            fields = {"Types": "deb", "URIs": entry["uri"], "Suites": suite}
+            fields |= {"Components": "main", "Signed-By": DEBIAN_KEYRING}
+            return "".join(f"{k}: {v}\n" for k, v in fields.items())
     raise LookupError(
         f"no Debian archive among the apt sources under {etc}: run on a Debian machine or "
         "container, or set PROMTOOL and AMTOOL to the binaries"
@@ -135,7 +120,7 @@ def main(argv: list[str]) -> int:
         print(" ".join(missing()))
     elif what == "apt-source" and len(argv) == 2:
         try:
-            print(debian_source(argv[1]))
+            print(debian_source(argv[1]), end="")
         except LookupError as exc:
             print(f"tools/inputs.py: {exc}", file=sys.stderr)
             return 1
