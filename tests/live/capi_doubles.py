@@ -31,6 +31,17 @@ def _items(kubeconfig: Path, resource: str) -> list[dict[str, Any]]:
     return list(json.loads(done.stdout).get("items", [])) if done.returncode == 0 else []
 
 
+def _available(condition: str) -> dict[str, str]:
+    """A condition of `condition` type, True for reason Available, as the controllers set it."""
+    return {
+        "type": condition,
+        "status": "True",
+        "reason": "Available",
+        "message": "",
+        "lastTransitionTime": _now(),
+    }
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -47,13 +58,7 @@ class ClusterApi:
         for c in _items(self.management, CLUSTER):
             conditions = (c.get("status") or {}).get("conditions") or []
             if not any(x.get("type") == "ControlPlaneAvailable" for x in conditions):
-                up = {
-                    "type": "ControlPlaneAvailable",
-                    "status": "True",
-                    "reason": "Available",
-                    "message": "",
-                    "lastTransitionTime": _now(),
-                }
+                up = _available("ControlPlaneAvailable")
                 patch_status(
                     self.management,
                     CLUSTER,
@@ -75,13 +80,7 @@ class ClusterApi:
             if status.get("versions") == [{"version": version, "replicas": replicas}]:
                 continue
             self.seen_versions.append(version)
-            available = {
-                "type": "Available",
-                "status": "True",
-                "reason": "Available",
-                "message": "",
-                "lastTransitionTime": _now(),
-            }
+            available = _available("Available")
             patch_status(
                 self.management,
                 KCP,
